@@ -1,0 +1,64 @@
+import { TRPCError } from '@trpc/server';
+
+/**
+ * Every error this library throws at a caller, in one place.
+ * Each carries a stable tRPC code (and so a stable HTTP status) and a message
+ * that tells the client what to do next.
+ */
+export const IDEMPOTENCY_ERROR_CODES = {
+  keyRequired: 'BAD_REQUEST',
+  keyInvalid: 'BAD_REQUEST',
+  inputMismatch: 'UNPROCESSABLE_CONTENT',
+  stillRunning: 'CONFLICT',
+  storeUnavailable: 'SERVICE_UNAVAILABLE',
+  resultNotReplayable: 'PRECONDITION_FAILED',
+} as const;
+
+export function keyRequired(headerName: string): TRPCError {
+  return new TRPCError({
+    code: IDEMPOTENCY_ERROR_CODES.keyRequired,
+    message: `This procedure requires an ${headerName} header. Send a unique key (a UUID, say) per operation and reuse it when you retry that operation.`,
+  });
+}
+
+export function keyInvalid(headerName: string, reason: string): TRPCError {
+  return new TRPCError({
+    code: IDEMPOTENCY_ERROR_CODES.keyInvalid,
+    message: `The ${headerName} header is invalid: ${reason}. Send 1-255 visible ASCII characters, such as a UUID.`,
+  });
+}
+
+export function inputMismatch(headerName: string, path: string): TRPCError {
+  return new TRPCError({
+    code: IDEMPOTENCY_ERROR_CODES.inputMismatch,
+    message: `This ${headerName} was already used for "${path}" with a different input. Use a new key for a new operation; reuse a key only to retry the same call.`,
+  });
+}
+
+export function stillRunning(path: string, waitedMs: number): TRPCError {
+  return new TRPCError({
+    code: IDEMPOTENCY_ERROR_CODES.stillRunning,
+    message: `The first call to "${path}" with this idempotency key is still running after ${waitedMs} ms. Retry later with the same key to get its result; it will not run twice.`,
+  });
+}
+
+export function storeUnavailable(cause: unknown): TRPCError {
+  return new TRPCError({
+    code: IDEMPOTENCY_ERROR_CODES.storeUnavailable,
+    message:
+      'The idempotency store is unavailable, so the call was not run. Retry with the same key shortly.',
+    cause,
+  });
+}
+
+export function resultNotReplayable(path: string, reason: string): TRPCError {
+  return new TRPCError({
+    code: IDEMPOTENCY_ERROR_CODES.resultNotReplayable,
+    message: `The first call to "${path}" with this idempotency key succeeded, but its result cannot be replayed (${reason}). It will not run again; use a new key for a new operation.`,
+  });
+}
+
+/** Thrown at creation time for a bad option: a programming error, not a request error. */
+export class IdempotencyConfigError extends Error {
+  override name = 'IdempotencyConfigError';
+}

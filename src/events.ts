@@ -1,0 +1,20 @@
+/**
+ * What `onEvent` receives. `key` is the scoped record id (a hash of user, path and key: safe to log).
+ * - `miss`: first execution, the resolver ran;
+ * - `hit`: replayed from a stored record;
+ * - `wait`: waited for a concurrent first call, then replayed its result;
+ * - `conflict`: gave up waiting after `waitTimeoutMs` (CONFLICT);
+ * - `mismatch`: the key was used with a different input (UNPROCESSABLE_CONTENT);
+ * - `store-error`: the store failed; `error` says how;
+ * - `lock-lost`: the lock expired or was taken while the resolver ran: the at-least-once window.
+ */
+export interface IdempotencyEvent {
+  type: 'hit' | 'miss' | 'wait' | 'conflict' | 'mismatch' | 'store-error' | 'lock-lost';
+  path: string;
+  key: string;
+  /** Time since the middleware started for this call, in ms. */
+  durationMs: number;
+  /** For `wait` and `conflict`: how long this call waited, in ms. */
+  waitedMs?: number;
+  error?: unknown;
+}

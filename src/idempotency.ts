@@ -1,0 +1,238 @@
+import { experimental_trpcMiddleware, TRPCError, type TRPCMiddlewareBuilder } from '@trpc/server';
+import { inputMismatch, keyRequired, stillRunning, storeUnavailable } from './errors';
+import type { IdempotencyEvent } from './events';
+import { fingerprint, type IdempotencyContext, parseKey, scopeKey, type UserId } from './key';
+import { type IdempotencyOptions, resolveOptions } from './options';
+import { type CallOutcome, recordFor, replay, type StoredRecord } from './record';
+import { markReplayed } from './replay-header';
+import type { Lease, Watch } from './store/store';
+
+/** A waiter re-checks this long after the lock's TTL ran out, to take over from a crashed holder. */
+const TAKEOVER_MARGIN_MS = 25;
+
+/** What {@link createIdempotency} returns. */
+export interface Idempotency<TContext> {
+  /** The middleware: `procedure.use(idempotency.middleware)`. */
+  middleware: TRPCMiddlewareBuilder<TContext, object, object, unknown>;
+  /** Calls in this process currently running or waiting per record id (0 when idle). */
+  readonly inFlight: number;
+}
+
+/** One idempotent call, as the flow below sees it. */
+interface Call<R> {
+  id: string;
+  path: string;
+  fingerprint: string;
+  startedAt: number;
+  deadline: number;
+  run: () => Promise<R>;
+}
+
+type Answer<R> = { kind: 'ran'; result: R } | { kind: 'replayed'; outcome: CallOutcome };
+
+/** A call in this process that others with the same record id wait on instead of asking the store. */
+interface Flight {
+  /** The record the call stored (or meant to), or null when there is nothing to replay. */
+  done: Promise<StoredRecord | null>;
+}
+
+/**
+ * Creates the idempotency middleware. Mutations that carry an `Idempotency-Key` header run once per
+ * (user, procedure, key); duplicates get the stored result, and concurrent duplicates wait for it.
+ * @see https://github.com/trpc-idempotency/trpc-idempotency#options
+ */
+export function createIdempotency<TContext extends object = IdempotencyContext>(
+  options: IdempotencyOptions<TContext>,
+): Idempotency<TContext> {
+  const config = resolveOptions(options);
+  const { store, lockTtlMs, ttlSeconds, waitTimeoutMs } = config;
+  const flights = new Map<string, Flight>();
+
+  const middleware = experimental_trpcMiddleware<{ ctx: TContext }>().create(async (opts) => {
+    if (opts.type === 'subscription' || (opts.type === 'query' && !config.cacheQueries)) return opts.next();
+    const key = parseKey(config.getKey(opts.ctx), config.headerName);
+    if (key === undefined) {
+      if (config.required) throw keyRequired(config.headerName);
+      return opts.next();
+    }
+    const startedAt = performance.now();
+    const answer = await resolveCall({
+      id: scopeKey(userIdOf(opts.ctx), opts.path, key),
+      path: opts.path,
+      fingerprint: fingerprint(await opts.getRawInput()),
+      startedAt,
+      deadline: startedAt + waitTimeoutMs,
+      run: () => opts.next(),
+    });
+    if (answer.kind === 'ran') return answer.result;
+    markReplayed(opts.ctx);
+    // tRPC has no public way to answer without calling next(); its result is a plain object whose
+    // `marker` brand is this string at runtime (middleware.ts in @trpc/server).
+    return { ...answer.outcome, marker: 'middlewareMarker' } as unknown as Awaited<ReturnType<typeof opts.next>>;
+  });
+
+  function userIdOf(ctx: unknown): UserId {
+    const id = config.getUserId(ctx);
+    if (id === null || id === undefined || ['string', 'number', 'bigint'].includes(typeof id)) return id;
+    throw new TRPCError({
+      code: 'INTERNAL_SERVER_ERROR',
+      message: `getUserId returned a ${typeof id}; return a string or number id, or undefined for anonymous callers.`,
+    });
+  }
+
+  function emit(call: Call<unknown>, type: IdempotencyEvent['type'], extra?: Partial<IdempotencyEvent>): void {
+    try {
+      config.onEvent?.({ type, path: call.path, key: call.id, durationMs: performance.now() - call.startedAt, ...extra });
+    } catch {
+      // A logging hook must not change the outcome of a call.
+    }
+  }
+
+  /** Joins a call already in flight in this process, or leads one. */
+  async function resolveCall<R extends CallOutcome>(call: Call<R>): Promise<Answer<R>> {
+    for (let flight = flights.get(call.id); flight; flight = flights.get(call.id)) {
+      const record = await untilDeadline(call, flight.done);
+      if (record) return fromRecord(call, record, 'wait');
+      // The flight left nothing to replay (an uncached error): try again, maybe as the leader.
+    }
+    let settle!: (record: StoredRecord | null) => void;
+    flights.set(call.id, { done: new Promise((resolve) => (settle = resolve)) });
+    let shared: StoredRecord | null = null;
+    try {
+      const led = await lead(call);
+      shared = led.record;
+      return led.answer;
+    } finally {
+      flights.delete(call.id);
+      settle(shared);
+    }
+  }
+
+  /** Claims the record id; replays, runs, or waits on the store's notifications and tries again. */
+  async function lead<R extends CallOutcome>(call: Call<R>): Promise<{ answer: Answer<R>; record: StoredRecord | null }> {
+    let watch: Watch | undefined;
+    let waited = false;
+    try {
+      for (;;) {
+        const claim = await storeCall(call, () => store.claim(call.id, lockTtlMs));
+        if (claim.status === 'done') {
+          return { answer: fromRecord(call, claim.record, waited ? 'wait' : 'hit'), record: claim.record };
+        }
+        if (claim.status === 'claimed') {
+          watch?.close();
+          watch = undefined;
+          return await execute(call, claim.lease);
+        }
+        waited = true;
+        const remaining = call.deadline - performance.now();
+        if (remaining <= 0) throw conflict(call);
+        if (!watch) {
+          // Subscribe, then claim again: a completion between the two is then seen either way.
+          watch = await store.watch(call.id).catch(() => sleepOnly);
+          continue;
+        }
+        // Woken by the holder's completion or release; the timer takes over from a crashed holder.
+        await watch.next(Math.min(claim.retryAfterMs + TAKEOVER_MARGIN_MS, remaining));
+      }
+    } finally {
+      watch?.close();
+    }
+  }
+
+  /** Runs the resolver under the lease, keeps the lease alive, then stores the result. */
+  async function execute<R extends CallOutcome>(call: Call<R>, lease: Lease) {
+    const keeper = keepAlive(call, lease);
+    let result: R;
+    try {
+      result = await call.run();
+    } catch (error) {
+      keeper.stop();
+      await store.release(lease).catch((e: unknown) => emit(call, 'store-error', { error: e }));
+      throw error;
+    }
+    keeper.stop();
+    const record = recordFor(result, { fingerprint: call.fingerprint, maxResultBytes: config.maxResultBytes, cacheErrors: config.cacheErrors });
+    try {
+      if (!record) {
+        await store.release(lease);
+      } else if (!(await store.complete(lease, record, ttlSeconds))) {
+        emit(call, 'lock-lost', { error: new Error('another holder took the lock or stored a record first; this result was not stored') });
+      }
+    } catch (error) {
+      // The resolver ran: return its result rather than invite a retry that would run it again.
+      emit(call, 'store-error', { error });
+    }
+    emit(call, 'miss');
+    return { answer: { kind: 'ran', result } as Answer<R>, record };
+  }
+
+  /** Extends the lock every third of its TTL while the resolver runs. */
+  function keepAlive(call: Call<unknown>, lease: Lease): { stop(): void } {
+    let timer: NodeJS.Timeout | undefined;
+    let stopped = false;
+    const tick = async () => {
+      try {
+        if (!(await store.extend(lease, lockTtlMs))) {
+          emit(call, 'lock-lost', { error: new Error('the lock expired or was taken while the resolver ran') });
+          return;
+        }
+      } catch (error) {
+        emit(call, 'store-error', { error });
+      }
+      if (!stopped) timer = setTimeout(tick, lockTtlMs / 3);
+    };
+    timer = setTimeout(tick, lockTtlMs / 3);
+    return {
+      stop() {
+        stopped = true;
+        clearTimeout(timer);
+      },
+    };
+  }
+
+  function fromRecord<R>(call: Call<R>, record: StoredRecord, type: 'hit' | 'wait'): Answer<R> {
+    if (record.fingerprint !== call.fingerprint) {
+      emit(call, 'mismatch');
+      throw inputMismatch(config.headerName, call.path);
+    }
+    emit(call, type, type === 'wait' ? { waitedMs: performance.now() - call.startedAt } : undefined);
+    return { kind: 'replayed', outcome: replay(record, call.path) };
+  }
+
+  async function storeCall<T>(call: Call<unknown>, op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (error) {
+      emit(call, 'store-error', { error });
+      throw storeUnavailable(error);
+    }
+  }
+
+  function conflict(call: Call<unknown>): TRPCError {
+    const waitedMs = Math.round(performance.now() - call.startedAt);
+    emit(call, 'conflict', { waitedMs });
+    return stillRunning(call.path, waitedMs);
+  }
+
+  /** Waits for an in-process flight, but no longer than this call's own deadline. */
+  async function untilDeadline<T>(call: Call<unknown>, promise: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(conflict(call)), Math.max(0, call.deadline - performance.now()));
+    });
+    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  return {
+    middleware,
+    get inFlight() {
+      return flights.size;
+    },
+  };
+}
+
+/** Used when a subscription cannot be opened: fall back to re-checking on the lock's TTL. */
+const sleepOnly: Watch = {
+  next: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  close() {},
+};

@@ -1,0 +1,11 @@
+export { createIdempotency, type Idempotency } from './idempotency';
+export type { IdempotencyOptions } from './options';
+export type { IdempotencyEvent } from './events';
+export type { HeadersLike, IdempotencyContext, UserId } from './key';
+export { MAX_KEY_LENGTH } from './key';
+export { IDEMPOTENCY_ERROR_CODES, IdempotencyConfigError } from './errors';
+export { REPLAY_HEADER } from './replay-header';
+export { redisStore, type RedisStoreOptions } from './store/redis';
+export { memoryStore, type MemoryStoreOptions } from './store/memory';
+export type { IdempotencyStore, Claim, Lease, Watch } from './store/store';
+export type { StoredRecord } from './record';

@@ -1,0 +1,124 @@
+import { createHash } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import superjson from 'superjson';
+import { keyInvalid } from './errors';
+
+/** Request headers as tRPC adapters expose them: a fetch `Headers` or Node's `IncomingHttpHeaders`. */
+export type HeadersLike =
+  | Headers
+  | IncomingHttpHeaders
+  | Record<string, string | string[] | undefined>;
+
+/**
+ * The context the default key reader understands: `ctx.headers` (what you put there in
+ * `createContext`), or the raw request at `ctx.req.headers` (express / node-http contexts).
+ */
+export type IdempotencyContext = { headers: HeadersLike } | { req: { headers: HeadersLike } };
+
+/** The longest key accepted, as in the IETF Idempotency-Key draft's guidance and Stripe's limit. */
+export const MAX_KEY_LENGTH = 255;
+
+function isFetchHeaders(headers: HeadersLike): headers is Headers {
+  return typeof (headers as Headers).get === 'function';
+}
+
+function headerValue(headers: HeadersLike, name: string): string | string[] | undefined {
+  if (isFetchHeaders(headers)) return headers.get(name) ?? undefined;
+  const lower = name.toLowerCase();
+  // Node lower-cases incoming names; a hand-built record may not, so fall back to a scan.
+  if (lower in headers) return headers[lower];
+  for (const [k, v] of Object.entries(headers)) if (k.toLowerCase() === lower) return v;
+  return undefined;
+}
+
+/** Reads the raw header from `ctx.headers` or `ctx.req.headers`; undefined when neither has it. */
+export function readKeyHeader(ctx: unknown, headerName: string): string | string[] | undefined {
+  if (typeof ctx !== 'object' || ctx === null) return undefined;
+  const c = ctx as { headers?: HeadersLike; req?: { headers?: HeadersLike } };
+  const headers = c.headers ?? c.req?.headers;
+  return headers && typeof headers === 'object' ? headerValue(headers, headerName) : undefined;
+}
+
+/** Unwraps an RFC 8941 sf-string (`"abc"`, the IETF draft's form); undefined if malformed. */
+function unquote(value: string): string | undefined {
+  let out = '';
+  for (let i = 1; i < value.length - 1; i++) {
+    const ch = value[i];
+    if (ch === '\\') {
+      const next = value[++i];
+      if (next !== '"' && next !== '\\') return undefined;
+      out += next;
+    } else if (ch === '"') {
+      return undefined;
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
+const VISIBLE_ASCII = /^[\x21-\x7e]+$/;
+
+/**
+ * Validates what `getKey` returned. Returns the key, or undefined when none was sent;
+ * throws BAD_REQUEST for anything malformed.
+ */
+export function parseKey(raw: unknown, headerName: string): string | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  let value: unknown = raw;
+  if (Array.isArray(value)) {
+    if (value.length > 1) throw keyInvalid(headerName, 'it was sent more than once');
+    value = value[0];
+    if (value === undefined) return undefined;
+  }
+  if (typeof value !== 'string') throw keyInvalid(headerName, 'it is not a string');
+  if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) {
+    const inner = unquote(value);
+    if (inner === undefined) throw keyInvalid(headerName, 'it is a malformed quoted string');
+    value = inner;
+  }
+  const key = value as string;
+  if (key.length === 0) throw keyInvalid(headerName, 'it is empty');
+  if (key.length > MAX_KEY_LENGTH)
+    throw keyInvalid(headerName, `it is ${key.length} characters long, over ${MAX_KEY_LENGTH}`);
+  if (!VISIBLE_ASCII.test(key))
+    throw keyInvalid(headerName, 'it contains spaces, control or non-ASCII characters');
+  return key;
+}
+
+/** A user id as `getUserId` may return it; null or undefined means anonymous. */
+export type UserId = string | number | bigint | null | undefined;
+
+function hash(text: string): string {
+  return createHash('sha256').update(text).digest('base64url');
+}
+
+/**
+ * The record id for one (user, procedure, key). JSON-encoding the tuple before hashing keeps it
+ * unambiguous: user `a:b` + key `c` and user `a` + key `b:c` are different tuples.
+ */
+export function scopeKey(userId: UserId, path: string, key: string): string {
+  const user = userId === null || userId === undefined ? null : String(userId);
+  return hash(JSON.stringify([user, path, key]));
+}
+
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`);
+    return `{${entries.join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+/**
+ * A hash of the raw input, stable under object key order. superjson first, so that a Date and
+ * its ISO string, or a BigInt and a number, fingerprint differently.
+ */
+export function fingerprint(rawInput: unknown): string {
+  const { json, meta } = superjson.serialize(rawInput);
+  return hash(canonical({ json, meta }));
+}

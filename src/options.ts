@@ -1,0 +1,89 @@
+import type { TRPCError } from '@trpc/server';
+import { z } from 'zod';
+import { IdempotencyConfigError } from './errors';
+import type { IdempotencyEvent } from './events';
+import { readKeyHeader, type UserId } from './key';
+import { type IdempotencyStore, isStore } from './store/store';
+
+/** Options of {@link createIdempotency}. Every one but `store` has a default. */
+export interface IdempotencyOptions<TContext> {
+  /** Where records and locks live: `redisStore({ redis })` or `memoryStore()`. */
+  store: IdempotencyStore;
+  /** Request header carrying the key, matched case-insensitively. Default `'idempotency-key'`. */
+  headerName?: string;
+  /** How long a result is kept and replayed, in seconds. Default 86 400 (24 h). */
+  ttlSeconds?: number;
+  /** Lock lifetime in ms; renewed every third of it while the mutation runs. Default 10 000. */
+  lockTtlMs?: number;
+  /** How long a concurrent duplicate waits for the first call before CONFLICT, in ms. Default 10 000. */
+  waitTimeoutMs?: number;
+  /** Reject calls without a key with BAD_REQUEST. Default false: they run, and nothing is stored. */
+  required?: boolean;
+  /** Also apply to queries (the Django `cache_safe_methods`). Default false: queries pass through. */
+  cacheQueries?: boolean;
+  /** Which errors to store and replay. Default: none, so a failed call can be retried and run again. */
+  cacheErrors?: (error: TRPCError) => boolean;
+  /** The user a key belongs to. Default `ctx.user?.id`; null or undefined means anonymous. */
+  getUserId?: (ctx: TContext) => UserId;
+  /** The raw key. Default: the `headerName` header from `ctx.headers` or `ctx.req.headers`. */
+  getKey?: (ctx: TContext) => string | string[] | null | undefined;
+  /** Called for every hit, miss, wait, conflict, mismatch, store error and lost lock. Must not throw. */
+  onEvent?: (event: IdempotencyEvent) => void;
+  /** Largest serialized result stored, in bytes. A larger one is returned once, never replayed. Default 1 MiB. */
+  maxResultBytes?: number;
+}
+
+const fn = (what: string) =>
+  z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', { message: `expected a function ${what}` });
+
+const schema = z
+  .object({
+    store: z.custom<IdempotencyStore>(isStore, { message: 'expected redisStore(...) or memoryStore(...)' }),
+    headerName: z
+      .string()
+      .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be a valid HTTP header name')
+      .default('idempotency-key'),
+    ttlSeconds: z.number().int().positive().default(86_400),
+    lockTtlMs: z.number().int().min(100, 'must be at least 100 ms').default(10_000),
+    waitTimeoutMs: z.number().int().nonnegative().default(10_000),
+    required: z.boolean().default(false),
+    cacheQueries: z.boolean().default(false),
+    cacheErrors: fn('(error) => boolean').default(() => () => false),
+    getUserId: fn('(ctx) => userId').optional(),
+    getKey: fn('(ctx) => key').optional(),
+    onEvent: fn('(event) => void').optional(),
+    maxResultBytes: z.number().int().positive().default(1_048_576),
+  })
+  .strict();
+
+/** Validates options with zod; a bad option throws an error naming it and saying what was expected. */
+export function parseOptions<S extends z.ZodType>(schema: S, options: unknown, where: string): z.output<S> {
+  const parsed = schema.safeParse(options ?? {});
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => {
+    const name = issue.path.length ? issue.path.join('.') : issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : '(options)';
+    return `  - ${name}: ${issue.message}`;
+  });
+  return failConfig(`${where}: invalid options\n${problems.join('\n')}`);
+}
+
+function failConfig(message: string): never {
+  throw new IdempotencyConfigError(message);
+}
+
+const defaultUserId = (ctx: unknown): UserId => (ctx as { user?: { id?: UserId } | null }).user?.id;
+
+/** The options with every default filled in, as the middleware uses them. */
+export function resolveOptions<TContext>(options: IdempotencyOptions<TContext>) {
+  const parsed = parseOptions(schema, options, 'createIdempotency');
+  const headerName = parsed.headerName;
+  return {
+    ...parsed,
+    cacheErrors: parsed.cacheErrors as (error: TRPCError) => boolean,
+    getUserId: (options.getUserId ?? defaultUserId) as (ctx: unknown) => UserId,
+    getKey: (options.getKey ?? ((ctx: unknown) => readKeyHeader(ctx, headerName))) as (ctx: unknown) => unknown,
+    onEvent: options.onEvent,
+  };
+}
+
+export type ResolvedOptions = ReturnType<typeof resolveOptions>;

@@ -1,0 +1,79 @@
+import { TRPCError } from '@trpc/server';
+import type { TRPC_ERROR_CODE_KEY } from '@trpc/server';
+import superjson from 'superjson';
+import { resultNotReplayable } from './errors';
+
+/**
+ * What is stored for a completed call.
+ * - `ok`: `body` is the superjson-serialized result;
+ * - `error`: `body` is `{ code, message }` of an error that `cacheErrors` chose to keep;
+ * - `unreplayable`: the call succeeded but its result could not be stored; `body` says why.
+ */
+export interface StoredRecord {
+  status: 'ok' | 'error' | 'unreplayable';
+  fingerprint: string;
+  createdAt: number;
+  body: string;
+}
+
+/** What a call produced, in the shape of tRPC's `next()` result. */
+export type CallOutcome = { ok: true; data: unknown } | { ok: false; error: TRPCError };
+
+export function encodeRecord(record: StoredRecord): string {
+  return JSON.stringify([1, record.status, record.fingerprint, record.createdAt, record.body]);
+}
+
+/** Throws on text this library did not write (a foreign value under our prefix). */
+export function decodeRecord(text: string): StoredRecord {
+  const parsed: unknown = JSON.parse(text);
+  if (!Array.isArray(parsed) || parsed[0] !== 1 || parsed.length !== 5) {
+    throw new Error('unrecognised idempotency record');
+  }
+  const [, status, fingerprint, createdAt, body] = parsed as [1, StoredRecord['status'], string, number, string];
+  return { status, fingerprint, createdAt, body };
+}
+
+interface RecordOptions {
+  fingerprint: string;
+  maxResultBytes: number;
+  cacheErrors: (error: TRPCError) => boolean;
+}
+
+/** Builds the record for a finished call, or null when nothing should be stored. */
+export function recordFor(outcome: CallOutcome, options: RecordOptions): StoredRecord | null {
+  const base = { fingerprint: options.fingerprint, createdAt: Date.now() };
+  if (!outcome.ok) {
+    if (!options.cacheErrors(outcome.error)) return null;
+    const { code, message } = outcome.error;
+    return { ...base, status: 'error', body: JSON.stringify({ code, message }) };
+  }
+  let body: string;
+  try {
+    body = superjson.stringify(outcome.data);
+  } catch (cause) {
+    return { ...base, status: 'unreplayable', body: `superjson could not serialize it: ${String(cause)}` };
+  }
+  const bytes = Buffer.byteLength(body);
+  if (bytes > options.maxResultBytes) {
+    return {
+      ...base,
+      status: 'unreplayable',
+      body: `it is ${bytes} bytes, over maxResultBytes (${options.maxResultBytes})`,
+    };
+  }
+  return { ...base, status: 'ok', body };
+}
+
+/** Turns a stored record back into what the caller sees; every replay gets its own copy. */
+export function replay(record: StoredRecord, path: string): CallOutcome {
+  switch (record.status) {
+    case 'ok':
+      return { ok: true, data: superjson.parse(record.body) };
+    case 'error': {
+      const { code, message } = JSON.parse(record.body) as { code: TRPC_ERROR_CODE_KEY; message: string };
+      return { ok: false, error: new TRPCError({ code, message }) };
+    }
+    case 'unreplayable':
+      return { ok: false, error: resultNotReplayable(path, record.body) };
+  }
+}

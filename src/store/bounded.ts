@@ -1,0 +1,29 @@
+/** A store operation that did not answer in time or could not be sent. */
+export class StoreUnavailableError extends Error {
+  override name = 'StoreUnavailableError';
+}
+
+/**
+ * Bounds a store promise by `ms`, whatever the client's own retry and offline-queue settings
+ * (ioredis' defaults queue a command for about 73 s while Redis is down).
+ */
+export function bounded<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new StoreUnavailableError(`${what} did not answer within ${ms} ms`)),
+      ms,
+    );
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** The ioredis connection states in which a command would only wait in the offline queue. */
+const DOWN = new Set(['reconnecting', 'close', 'end']);
+
+/** Fails at once, instead of queueing, when the client already knows its connection is down. */
+export function assertConnected(client: { status: string }, what: string): void {
+  if (DOWN.has(client.status)) {
+    throw new StoreUnavailableError(`${what}: the Redis connection is ${client.status}`);
+  }
+}

@@ -1,0 +1,101 @@
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { parseOptions } from '../options';
+import type { StoredRecord } from '../record';
+import type { Claim, IdempotencyStore, Lease, Watch } from './store';
+import { signalWatch } from './watch';
+
+/** Options of {@link memoryStore}. */
+export interface MemoryStoreOptions {
+  /** Most records kept; the oldest are dropped first past it. Default 10 000. */
+  maxEntries?: number;
+}
+
+const schema = z.object({ maxEntries: z.number().int().positive().default(10_000) }).strict();
+
+interface Expiring<T> {
+  value: T;
+  expiresAt: number;
+}
+
+/**
+ * An in-process store with the same semantics as {@link redisStore}: for one process, tests and
+ * demos. Records and locks expire lazily when touched; no timers run in the background.
+ * @see https://github.com/trpc-idempotency/trpc-idempotency#stores
+ */
+export function memoryStore(options: MemoryStoreOptions = {}): IdempotencyStore & { readonly size: number } {
+  const { maxEntries } = parseOptions(schema, options, 'memoryStore');
+  // Map order is insertion order, so the first entry is always the oldest record.
+  const records = new Map<string, Expiring<StoredRecord>>();
+  const locks = new Map<string, Expiring<string>>();
+  const watchers = new Map<string, Set<() => void>>();
+
+  function live<T>(map: Map<string, Expiring<T>>, id: string): T | undefined {
+    const entry = map.get(id);
+    if (entry && entry.expiresAt <= Date.now()) map.delete(id);
+    return entry && entry.expiresAt > Date.now() ? entry.value : undefined;
+  }
+
+  function notify(id: string): void {
+    for (const wake of watchers.get(id) ?? []) wake();
+  }
+
+  return {
+    async claim(id, ttlMs): Promise<Claim> {
+      const record = live(records, id);
+      if (record) return { status: 'done', record };
+      if (live(locks, id) !== undefined) {
+        return { status: 'busy', retryAfterMs: (locks.get(id)?.expiresAt ?? Date.now()) - Date.now() };
+      }
+      const lease: Lease = { id, token: randomBytes(16).toString('hex') };
+      locks.set(id, { value: lease.token, expiresAt: Date.now() + ttlMs });
+      return { status: 'claimed', lease };
+    },
+
+    async extend(lease, ttlMs) {
+      if (live(locks, lease.id) !== lease.token) return false;
+      locks.set(lease.id, { value: lease.token, expiresAt: Date.now() + ttlMs });
+      return true;
+    },
+
+    async complete(lease, record, ttlSeconds) {
+      const holder = live(locks, lease.id);
+      if ((holder !== undefined && holder !== lease.token) || live(records, lease.id)) return false;
+      records.set(lease.id, { value: record, expiresAt: Date.now() + ttlSeconds * 1000 });
+      while (records.size > maxEntries) {
+        const oldest = records.keys().next().value as string;
+        records.delete(oldest);
+      }
+      locks.delete(lease.id);
+      notify(lease.id);
+      return true;
+    },
+
+    async release(lease) {
+      if (live(locks, lease.id) !== lease.token) return;
+      locks.delete(lease.id);
+      notify(lease.id);
+    },
+
+    async watch(id): Promise<Watch> {
+      const set = watchers.get(id) ?? new Set();
+      watchers.set(id, set);
+      const watch = signalWatch((w) => {
+        set.delete(w.wake);
+        if (set.size === 0 && watchers.get(id) === set) watchers.delete(id);
+      });
+      set.add(watch.wake);
+      return watch;
+    },
+
+    async close() {
+      records.clear();
+      locks.clear();
+      watchers.clear();
+    },
+
+    get size() {
+      return records.size;
+    },
+  };
+}

@@ -1,0 +1,74 @@
+import type { Cluster, Redis } from 'ioredis';
+import { bounded } from './bounded';
+import type { Watch } from './store';
+import { signalWatch } from './watch';
+
+interface Channel {
+  listeners: Set<() => void>;
+  /** Settles when SUBSCRIBE was acknowledged; later watchers of the channel wait on it too. */
+  subscribed: Promise<unknown>;
+}
+
+/**
+ * Completion notices over Redis pub/sub, on one subscriber connection per store.
+ * Channels are reference-counted: one SUBSCRIBE however many local waiters share a record id.
+ */
+export class Notifier {
+  private connection: Redis | Cluster | undefined;
+  private readonly channels = new Map<string, Channel>();
+
+  constructor(
+    private readonly source: Redis | Cluster,
+    private readonly timeoutMs: number,
+  ) {}
+
+  private subscriber(): Redis | Cluster {
+    if (!this.connection) {
+      // A connection in subscriber mode can send nothing else, so it has to be our own.
+      // Redis and Cluster both have duplicate(); their override parameters differ, and we pass none.
+      const sub = (this.source as { duplicate(): Redis | Cluster }).duplicate();
+      // Failures surface as timeouts on the request path; this only keeps ioredis from logging them.
+      sub.on('error', () => {});
+      sub.on('message', (channel: string) => {
+        for (const wake of this.channels.get(channel)?.listeners ?? []) wake();
+      });
+      this.connection = sub;
+      return sub;
+    }
+    return this.connection;
+  }
+
+  async watch(channelName: string): Promise<Watch> {
+    let channel = this.channels.get(channelName);
+    if (!channel) {
+      const subscribed = bounded(this.subscriber().subscribe(channelName), this.timeoutMs, 'SUBSCRIBE');
+      channel = { listeners: new Set(), subscribed };
+      this.channels.set(channelName, channel);
+    }
+    const watch = signalWatch((w) => {
+      const current = this.channels.get(channelName);
+      if (!current?.listeners.delete(w.wake) || current.listeners.size > 0) return;
+      this.channels.delete(channelName);
+      this.connection?.unsubscribe(channelName).catch(() => {});
+    });
+    channel.listeners.add(watch.wake);
+    try {
+      await channel.subscribed;
+    } catch (error) {
+      watch.close();
+      throw error;
+    }
+    return watch;
+  }
+
+  /** Local waiters and channels, for leak checks. */
+  get size(): number {
+    return this.channels.size;
+  }
+
+  async close(): Promise<void> {
+    this.channels.clear();
+    this.connection?.disconnect();
+    this.connection = undefined;
+  }
+}

@@ -1,0 +1,109 @@
+import type { Cluster, Redis } from 'ioredis';
+import Redlock, { Lock } from 'redlock';
+import { assertConnected, bounded, StoreUnavailableError } from './bounded';
+
+export type QuorumAcquire = { status: 'acquired'; lock: Lock } | { status: 'busy'; retryAfterMs: number };
+
+/** After a split vote nobody holds the lock: retry soon, with jitter so contenders spread out. */
+const SPLIT_VOTE_RETRY_MS = 10;
+
+function unavailable(error: unknown): StoreUnavailableError {
+  return error instanceof StoreUnavailableError
+    ? error
+    : new StoreUnavailableError(`Redlock could not reach a quorum: ${(error as Error).message}`);
+}
+
+/**
+ * A Redlock quorum over independent masters, through the redlock package's acquire, extend and
+ * release. Every call is bounded here: redlock itself waits for votes as long as the clients do,
+ * and its error classes differ between its CJS and ESM builds, so failures are classified by
+ * probing the masters rather than by `instanceof`.
+ */
+export class QuorumLock {
+  private readonly redlock: Redlock;
+  readonly quorum: number;
+
+  constructor(
+    private readonly clients: (Redis | Cluster)[],
+    private readonly timeoutMs: number,
+  ) {
+    // No retries: waiting is done on notifications, never by redlock polling every 200 ms.
+    this.redlock = new Redlock(clients, { retryCount: 0, retryJitter: 0 });
+    this.quorum = Math.floor(clients.length / 2) + 1;
+  }
+
+  /** Fails at once when fewer than a quorum of masters are even connected. */
+  private assertQuorumConnected(): void {
+    const down = this.clients.filter((c) => {
+      try {
+        assertConnected(c, 'lock client');
+        return false;
+      } catch {
+        return true;
+      }
+    }).length;
+    if (this.clients.length - down < this.quorum) {
+      throw new StoreUnavailableError(`${down} of ${this.clients.length} lock masters are disconnected`);
+    }
+  }
+
+  async acquire(lockKey: string, ttlMs: number): Promise<QuorumAcquire> {
+    this.assertQuorumConnected();
+    try {
+      const lock = await bounded(this.redlock.acquire([lockKey], ttlMs), this.timeoutMs, 'Redlock acquire');
+      return { status: 'acquired', lock };
+    } catch (error) {
+      const probe = await this.probe(lockKey, ttlMs);
+      if (probe.reachable < this.quorum) throw unavailable(error);
+      const retryAfterMs = probe.locked
+        ? probe.retryAfterMs
+        : SPLIT_VOTE_RETRY_MS + Math.floor(Math.random() * SPLIT_VOTE_RETRY_MS);
+      return { status: 'busy', retryAfterMs };
+    }
+  }
+
+  /**
+   * Asks every master for the lock's PTTL. The lock can be taken again once a quorum no longer
+   * holds it: after the quorum-th smallest remaining TTL.
+   */
+  private async probe(lockKey: string, ttlMs: number) {
+    const answers = await Promise.all(
+      this.clients.map(async (c) => {
+        try {
+          assertConnected(c, 'lock client');
+          return await bounded(c.pttl(lockKey), this.timeoutMs, 'PTTL');
+        } catch {
+          return undefined;
+        }
+      }),
+    );
+    const ttls = answers.filter((t): t is number => t !== undefined).map((t) => (t === -1 ? ttlMs : Math.max(t, 0)));
+    const sorted = [...ttls].sort((a, b) => a - b);
+    return {
+      reachable: ttls.length,
+      locked: ttls.some((t) => t > 0),
+      retryAfterMs: sorted[this.quorum - 1] ?? ttlMs,
+    };
+  }
+
+  /** Wraps a lock already taken by the fused claim script on a one-member quorum. */
+  adopt(lockKey: string, token: string, expiresAt: number): Lock {
+    return new Lock(this.redlock, [lockKey], token, [], expiresAt);
+  }
+
+  /** The extended lock, or null when it was lost: expired, or the key holds another token. */
+  async extend(lock: Lock, ttlMs: number): Promise<Lock | null> {
+    if (lock.expiration < Date.now()) return null;
+    try {
+      return await bounded(this.redlock.extend(lock, ttlMs), this.timeoutMs, 'Redlock extend');
+    } catch (error) {
+      const probe = await this.probe(lock.resources[0] ?? '', ttlMs);
+      if (probe.reachable < this.quorum) throw unavailable(error);
+      return null;
+    }
+  }
+
+  async release(lock: Lock): Promise<void> {
+    await bounded(this.redlock.release(lock), this.timeoutMs, 'Redlock release');
+  }
+}

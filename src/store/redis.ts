@@ -1,0 +1,147 @@
+import { randomBytes } from 'node:crypto';
+import type { Cluster, Redis } from 'ioredis';
+import type { Lock } from 'redlock';
+import { z } from 'zod';
+import { decodeRecord, encodeRecord, type StoredRecord } from '../record';
+import { parseOptions } from '../options';
+import { assertConnected, bounded } from './bounded';
+import { Notifier } from './notifier';
+import { QuorumLock } from './quorum';
+import { CLAIM, COMPLETE, RELEASE, runScript, type ScriptClient } from './scripts';
+import type { Claim, IdempotencyStore, Lease } from './store';
+
+/** Options of {@link redisStore}. */
+export interface RedisStoreOptions {
+  /** The ioredis `Redis` or `Cluster` that holds records. It is not closed by `store.close()`. */
+  redis: Redis | Cluster;
+  /**
+   * Independent masters for a Redlock quorum (an odd number). Default: `[redis]`, where the lock
+   * is taken in the same script that looks for a record, saving a round trip.
+   */
+  lockClients?: (Redis | Cluster)[];
+  /** Prefix of every key and channel. Default `'idem:'`. Must not contain `{` or `}`. */
+  prefix?: string;
+  /** Longest wait for any one Redis operation before the call fails with SERVICE_UNAVAILABLE. Default 1000. */
+  commandTimeoutMs?: number;
+}
+
+const client = z.custom<Redis | Cluster>(
+  (v) => typeof v === 'object' && v !== null && typeof (v as Redis).evalsha === 'function' && typeof (v as Redis).duplicate === 'function',
+  { message: 'expected an ioredis Redis or Cluster instance' },
+);
+
+const schema = z
+  .object({
+    redis: client,
+    lockClients: z
+      .array(client)
+      .min(1)
+      .refine((c) => c.length % 2 === 1, {
+        message: 'needs an odd number of masters (1, 3, 5…): Redlock needs a strict majority, and an even split can hang',
+      })
+      .optional(),
+    prefix: z
+      .string()
+      .regex(/^[^{}]*$/, 'must not contain { or }, which would break the Redis Cluster hash tag')
+      .default('idem:'),
+    commandTimeoutMs: z.number().int().positive().default(1000),
+  })
+  .strict();
+
+/** A lease on Redis carries the redlock `Lock`, renewed on every extension. */
+interface RedisLease extends Lease {
+  lock: Lock;
+}
+
+/**
+ * An idempotency store on Redis (single node, Redis Cluster, or a Redlock quorum of masters).
+ * @see https://github.com/trpc-idempotency/trpc-idempotency#redis
+ */
+export function redisStore(options: RedisStoreOptions): IdempotencyStore {
+  const { redis, lockClients, prefix, commandTimeoutMs: timeoutMs } = parseOptions(schema, options, 'redisStore');
+  // With the record store as the only lock member, claim and lock are one script (one round trip).
+  const fused = !lockClients || (lockClients.length === 1 && lockClients[0] === redis);
+  const quorum = new QuorumLock(fused ? [redis] : (lockClients ?? [redis]), timeoutMs);
+  const notifier = new Notifier(redis, timeoutMs);
+  const scripts = redis as unknown as ScriptClient; // ioredis' overloads are wider than the two calls we make
+
+  const keys = (id: string) => {
+    const tag = `${prefix}{${id}}`; // one hash tag: record, lock and channel share a Cluster slot
+    return { record: `${tag}:r`, lock: `${tag}:l`, channel: `${tag}:c` };
+  };
+
+  const call = <T>(what: string, op: () => Promise<T>): Promise<T> => {
+    assertConnected(redis, what);
+    return bounded(op(), timeoutMs, what);
+  };
+
+  async function claimFused(id: string, ttlMs: number): Promise<Claim> {
+    const k = keys(id);
+    const token = randomBytes(16).toString('hex');
+    const start = Date.now();
+    let reply: unknown;
+    try {
+      reply = await call('claim', () => runScript(scripts, CLAIM, [k.record, k.lock], [token, ttlMs]));
+    } catch (error) {
+      // A timed-out claim may still run from ioredis' offline queue; a release queued behind it
+      // keeps it from stranding a lock nobody will complete.
+      runScript(scripts, RELEASE, [k.lock], [token, k.channel]).catch(() => {});
+      throw error;
+    }
+    const [status, value] = reply as [number, string | number | undefined];
+    if (status === 1) return { status: 'done', record: decodeRecord(String(value)) };
+    if (status === 2) return { status: 'busy', retryAfterMs: Number(value) > 0 ? Number(value) : ttlMs };
+    const drift = Math.round(ttlMs * 0.01) + 2;
+    const lease: RedisLease = { id, token, lock: quorum.adopt(k.lock, token, start + ttlMs - drift) };
+    return { status: 'claimed', lease };
+  }
+
+  async function claimQuorum(id: string, ttlMs: number): Promise<Claim> {
+    const k = keys(id);
+    // The record lives on `redis`, the lock on the quorum: two round trips, the record check first.
+    const text = await call('GET record', () => redis.get(k.record));
+    if (text) return { status: 'done', record: decodeRecord(text) };
+    const acquired = await quorum.acquire(k.lock, ttlMs);
+    if (acquired.status === 'busy') return acquired;
+    const lease: RedisLease = { id, token: acquired.lock.value, lock: acquired.lock };
+    return { status: 'claimed', lease };
+  }
+
+  return {
+    claim: fused ? claimFused : claimQuorum,
+
+    async extend(lease, ttlMs) {
+      const own = lease as RedisLease; // leases reaching this store were made by it
+      const next = await quorum.extend(own.lock, ttlMs);
+      if (!next) return false;
+      own.lock = next;
+      return true;
+    },
+
+    async complete(lease, record: StoredRecord, ttlSeconds) {
+      const k = keys(lease.id);
+      const stored = await call('complete', () =>
+        runScript(scripts, COMPLETE, [k.record, k.lock], [lease.token, encodeRecord(record), ttlSeconds, k.channel]),
+      );
+      if (!fused) {
+        // Off the critical path: waiters were woken by the PUBLISH and read the record, not the lock.
+        quorum.release((lease as RedisLease).lock).catch(() => {});
+      }
+      return stored === 1;
+    },
+
+    async release(lease) {
+      const k = keys(lease.id);
+      if (fused) {
+        await call('release', () => runScript(scripts, RELEASE, [k.lock], [lease.token, k.channel]));
+        return;
+      }
+      await quorum.release((lease as RedisLease).lock);
+      await call('PUBLISH', () => redis.publish(k.channel, '0'));
+    },
+
+    watch: (id) => notifier.watch(keys(id).channel),
+
+    close: () => notifier.close(),
+  };
+}

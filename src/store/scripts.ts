@@ -1,0 +1,88 @@
+import { createHash } from 'node:crypto';
+
+/** A Lua script and its SHA1, so the hot path can send EVALSHA. */
+export interface LuaScript {
+  readonly name: string;
+  readonly source: string;
+  readonly sha: string;
+}
+
+function script(name: string, source: string): LuaScript {
+  const trimmed = source.trim();
+  return { name, source: trimmed, sha: createHash('sha1').update(trimmed).digest('hex') };
+}
+
+/**
+ * claim: return the record if there is one, else take the lock, else say who has it.
+ * The lock is a Redlock lock (key = token, PX ttl) on a quorum of one, fused with the record
+ * check so that a first call or a replay costs one round trip.
+ *   KEYS[1] record key    KEYS[2] lock key
+ *   ARGV[1] lock token    ARGV[2] lock ttl in ms
+ * Returns {1, record} a record exists | {2, pttl} another holder has the lock | {3} locked by ARGV[1]
+ */
+export const CLAIM = script(
+  'claim',
+  `
+local record = redis.call('GET', KEYS[1])
+if record then return {1, record} end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {3} end
+return {2, redis.call('PTTL', KEYS[2])}
+`,
+);
+
+/**
+ * complete: store a holder's record and wake the waiters, unless another holder has the lock
+ * or already stored a record (a holder that lost its lock never overwrites). Under a Redlock
+ * quorum this fences on the record store's own copy of the lock, when it is one of the masters.
+ *   KEYS[1] record key    KEYS[2] lock key
+ *   ARGV[1] lock token    ARGV[2] encoded record    ARGV[3] record ttl in s
+ *   ARGV[4] notification channel
+ * Returns 1 stored | 0 nothing written
+ */
+export const COMPLETE = script(
+  'complete',
+  `
+local holder = redis.call('GET', KEYS[2])
+if holder and holder ~= ARGV[1] then return 0 end
+if not redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3], 'NX') then return 0 end
+if holder then redis.call('DEL', KEYS[2]) end
+redis.call('PUBLISH', ARGV[4], '1')
+return 1
+`,
+);
+
+/**
+ * release: drop the lock if this token holds it, and wake the waiters so one can take over.
+ *   KEYS[1] lock key    ARGV[1] lock token    ARGV[2] notification channel
+ * Returns 1 released | 0 the token did not hold the lock
+ */
+export const RELEASE = script(
+  'release',
+  `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('PUBLISH', ARGV[2], '0')
+return 1
+`,
+);
+
+/** The minimal client surface the scripts need; both ioredis `Redis` and `Cluster` have it. */
+export interface ScriptClient {
+  evalsha(sha: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
+  eval(source: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
+}
+
+/** EVALSHA, falling back to EVAL once on a server that has not seen the script (after a restart). */
+export async function runScript(
+  client: ScriptClient,
+  lua: LuaScript,
+  keys: string[],
+  args: (string | number)[],
+): Promise<unknown> {
+  try {
+    return await client.evalsha(lua.sha, keys.length, ...keys, ...args);
+  } catch (error) {
+    if (!String((error as Error)?.message).startsWith('NOSCRIPT')) throw error;
+    return client.eval(lua.source, keys.length, ...keys, ...args);
+  }
+}

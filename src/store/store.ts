@@ -1,0 +1,56 @@
+import type { StoredRecord } from '../record';
+
+/** Proof that one caller holds the lock for a record id. */
+export interface Lease {
+  readonly id: string;
+  readonly token: string;
+}
+
+/** What `claim` found for a record id. */
+export type Claim =
+  | { status: 'done'; record: StoredRecord }
+  | { status: 'busy'; retryAfterMs: number }
+  | { status: 'claimed'; lease: Lease };
+
+/** A subscription to completions of one record id, opened before the re-check that follows it. */
+export interface Watch {
+  /** Resolves on the next completion or release notice, or after `ms`, whichever is first. */
+  next(ms: number): Promise<void>;
+  close(): void;
+}
+
+/**
+ * The contract between the middleware and a store. Every method may throw when the store is
+ * unreachable; the middleware turns that into SERVICE_UNAVAILABLE before the resolver runs.
+ */
+export interface IdempotencyStore {
+  /** Returns the record, or takes the lock for `lockTtlMs`, or reports who holds it and for how long. */
+  claim(id: string, lockTtlMs: number): Promise<Claim>;
+  /** Pushes the lock's expiry out to `lockTtlMs` from now; false when the lock was lost. */
+  extend(lease: Lease, lockTtlMs: number): Promise<boolean>;
+  /**
+   * Stores the record for `ttlSeconds` and releases the lock, unless another holder took the lock
+   * or stored a record first: then nothing is written and it returns false.
+   */
+  complete(lease: Lease, record: StoredRecord, ttlSeconds: number): Promise<boolean>;
+  /** Drops the lock without storing anything, and wakes the waiters so that one can run. */
+  release(lease: Lease): Promise<void>;
+  /** Subscribes to completions of `id`; resolves once the subscription is live. */
+  watch(id: string): Promise<Watch>;
+  /** Frees the store's own resources (not the Redis clients you passed in). */
+  close(): Promise<void>;
+}
+
+/** Runtime check used by option validation. */
+export function isStore(value: unknown): value is IdempotencyStore {
+  const s = value as Partial<IdempotencyStore> | null;
+  return (
+    typeof s === 'object' &&
+    s !== null &&
+    typeof s.claim === 'function' &&
+    typeof s.complete === 'function' &&
+    typeof s.extend === 'function' &&
+    typeof s.release === 'function' &&
+    typeof s.watch === 'function'
+  );
+}

@@ -1,0 +1,78 @@
+import { initTRPC, TRPCError } from '@trpc/server';
+import superjson from 'superjson';
+import { z } from 'zod';
+import { createIdempotency, type HeadersLike, type IdempotencyEvent, type IdempotencyOptions } from '../../src';
+
+export interface TestContext {
+  headers: HeadersLike;
+  user?: { id: string } | null;
+  resHeaders?: Headers;
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A small order service whose resolvers count their own executions. */
+export function makeApp(options: IdempotencyOptions<TestContext>) {
+  const events: IdempotencyEvent[] = [];
+  const runs = { createOrder: 0, slow: 0, fail: 0, big: 0, lookup: 0, other: 0 };
+  const t = initTRPC.context<TestContext>().create({ transformer: superjson });
+  const idempotency = createIdempotency<TestContext>({
+    ...options,
+    onEvent: (event) => {
+      events.push(event);
+      options.onEvent?.(event);
+    },
+  });
+  const procedure = t.procedure.use(idempotency.middleware);
+  const order = z.object({ sku: z.string(), qty: z.number().default(1) });
+
+  const router = t.router({
+    createOrder: procedure.input(order).mutation(({ input, ctx }) => {
+      runs.createOrder += 1;
+      return {
+        id: `order-${runs.createOrder}`,
+        owner: ctx.user?.id ?? null,
+        sku: input.sku,
+        at: new Date(1_700_000_000_000 + runs.createOrder),
+        tags: new Set(['new', input.sku]),
+        lines: new Map([[input.sku, BigInt(input.qty) * 10n ** 18n]]),
+        note: undefined,
+      };
+    }),
+    slow: procedure.input(z.object({ ms: z.number() })).mutation(async ({ input }) => {
+      runs.slow += 1;
+      const n = runs.slow;
+      await sleep(input.ms);
+      return { n };
+    }),
+    fail: procedure.input(z.object({ sku: z.string(), ms: z.number().optional() })).mutation(async ({ input }) => {
+      if (input.ms) await sleep(input.ms);
+      runs.fail += 1;
+      throw new TRPCError({ code: 'BAD_REQUEST', message: `out of stock (${runs.fail})` });
+    }),
+    big: procedure.input(z.object({ size: z.number() })).mutation(({ input }) => {
+      runs.big += 1;
+      return 'x'.repeat(input.size);
+    }),
+    lookup: procedure.input(z.object({ sku: z.string() })).query(() => {
+      runs.lookup += 1;
+      return runs.lookup;
+    }),
+    other: procedure.input(order).mutation(() => {
+      runs.other += 1;
+      return { other: runs.other };
+    }),
+  });
+
+  const createCaller = t.createCallerFactory(router);
+  /** A server-side caller that sends `key` (omit it for no header) as `user`. */
+  const caller = (key?: string | string[], user: string | null = 'alice') =>
+    createCaller({
+      headers: key === undefined ? {} : { 'idempotency-key': key },
+      user: user === null ? null : { id: user },
+    });
+
+  return { t, router, caller, runs, events, idempotency };
+}
+
+export type TestApp = ReturnType<typeof makeApp>;
