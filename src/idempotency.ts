@@ -39,7 +39,7 @@ interface Flight {
 /**
  * Creates the idempotency middleware. Mutations that carry an `Idempotency-Key` header run once per
  * (user, procedure, key); duplicates get the stored result, and concurrent duplicates wait for it.
- * @see https://github.com/trpc-idempotency/trpc-idempotency#options
+ * @see https://www.npmjs.com/package/trpc-idempotency#options
  */
 export function createIdempotency<TContext extends object = IdempotencyContext>(
   options: IdempotencyOptions<TContext>,

@@ -21,7 +21,7 @@ interface Expiring<T> {
 /**
  * An in-process store with the same semantics as {@link redisStore}: for one process, tests and
  * demos. Records and locks expire lazily when touched; no timers run in the background.
- * @see https://github.com/trpc-idempotency/trpc-idempotency#stores
+ * @see https://www.npmjs.com/package/trpc-idempotency#stores
  */
 export function memoryStore(options: MemoryStoreOptions = {}): IdempotencyStore & { readonly size: number } {
   const { maxEntries } = parseOptions(schema, options, 'memoryStore');

@@ -55,7 +55,7 @@ interface RedisLease extends Lease {
 
 /**
  * An idempotency store on Redis (single node, Redis Cluster, or a Redlock quorum of masters).
- * @see https://github.com/trpc-idempotency/trpc-idempotency#redis
+ * @see https://www.npmjs.com/package/trpc-idempotency#redis
  */
 export function redisStore(options: RedisStoreOptions): IdempotencyStore {
   const { redis, lockClients, prefix, commandTimeoutMs: timeoutMs } = parseOptions(schema, options, 'redisStore');
