@@ -50,7 +50,7 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
 
   const middleware = experimental_trpcMiddleware<{ ctx: TContext }>().create(async (opts) => {
     if (opts.type === 'subscription' || (opts.type === 'query' && !config.cacheQueries)) return opts.next();
-    const key = parseKey(config.getKey(opts.ctx), config.headerName);
+    const key = parseKey(config.getKey(opts.ctx), config.headerName, opts.batchIndex);
     if (key === undefined) {
       if (config.required) throw keyRequired(config.headerName);
       return opts.next();

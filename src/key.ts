@@ -39,31 +39,48 @@ export function readKeyHeader(ctx: unknown, headerName: string): string | string
   return headers && typeof headers === 'object' ? headerValue(headers, headerName) : undefined;
 }
 
-/** Unwraps an RFC 8941 sf-string (`"abc"`, the IETF draft's form); undefined if malformed. */
-function unquote(value: string): string | undefined {
-  let out = '';
-  for (let i = 1; i < value.length - 1; i++) {
-    const ch = value[i];
-    if (ch === '\\') {
-      const next = value[++i];
-      if (next !== '"' && next !== '\\') return undefined;
-      out += next;
-    } else if (ch === '"') {
-      return undefined;
-    } else {
-      out += ch;
+/**
+ * Parses an RFC 8941 list of sf-strings (`"k1", "", "k3"`): the IETF draft's quoted form for one key,
+ * and one key per call of an `httpBatchLink` batch. Undefined if malformed.
+ */
+function parseQuotedList(value: string): string[] | undefined {
+  const items: string[] = [];
+  let i = 0;
+  const skipSpace = () => {
+    while (value[i] === ' ' || value[i] === '\t') i++;
+  };
+  for (;;) {
+    if (value[i] !== '"') return undefined;
+    let item = '';
+    for (i++; ; i++) {
+      const ch = value[i];
+      if (ch === undefined) return undefined;
+      if (ch === '"') break;
+      if (ch === '\\') {
+        const escaped = value[++i];
+        if (escaped !== '"' && escaped !== '\\') return undefined;
+        item += escaped;
+      } else {
+        item += ch;
+      }
     }
+    items.push(item);
+    i++;
+    skipSpace();
+    if (i === value.length) return items;
+    if (value[i] !== ',') return undefined;
+    i++;
+    skipSpace();
   }
-  return out;
 }
 
 const VISIBLE_ASCII = /^[\x21-\x7e]+$/;
 
 /**
- * Validates what `getKey` returned. Returns the key, or undefined when none was sent;
- * throws BAD_REQUEST for anything malformed.
+ * Validates what `getKey` returned, for the call at `batchIndex` of its HTTP request. Returns the
+ * key, or undefined when none was sent; throws BAD_REQUEST for anything malformed.
  */
-export function parseKey(raw: unknown, headerName: string): string | undefined {
+export function parseKey(raw: unknown, headerName: string, batchIndex = 0): string | undefined {
   if (raw === undefined || raw === null) return undefined;
   let value: unknown = raw;
   if (Array.isArray(value)) {
@@ -72,12 +89,22 @@ export function parseKey(raw: unknown, headerName: string): string | undefined {
     if (value === undefined) return undefined;
   }
   if (typeof value !== 'string') throw keyInvalid(headerName, 'it is not a string');
-  if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) {
-    const inner = unquote(value);
-    if (inner === undefined) throw keyInvalid(headerName, 'it is a malformed quoted string');
-    value = inner;
+  let key = value;
+  if (value.startsWith('"')) {
+    const items = parseQuotedList(value);
+    if (items === undefined) throw keyInvalid(headerName, 'it is a malformed quoted string');
+    if (items.length > 1) {
+      // One key per batched call, in batch order; "" marks a call sent without a key.
+      const item = items[batchIndex];
+      if (item === undefined) {
+        throw keyInvalid(headerName, `it lists ${items.length} keys, but this is call ${batchIndex + 1} of the batch`);
+      }
+      if (item === '') return undefined;
+      key = item;
+    } else {
+      key = items[0] ?? '';
+    }
   }
-  const key = value as string;
   if (key.length === 0) throw keyInvalid(headerName, 'it is empty');
   if (key.length > MAX_KEY_LENGTH)
     throw keyInvalid(headerName, `it is ${key.length} characters long, over ${MAX_KEY_LENGTH}`);

@@ -1,0 +1,48 @@
+import { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
+import { createIdempotency, IdempotencyConfigError, memoryStore, redisStore } from '../../src';
+
+describe('createIdempotency options', () => {
+  const store = memoryStore();
+
+  it.each([
+    [{}, /store: expected redisStore\(\.\.\.\) or memoryStore\(\.\.\.\)/],
+    [{ store: {} }, /store: expected redisStore/],
+    [{ store, ttlSeconds: 0 }, /ttlSeconds/],
+    [{ store, ttlSeconds: 1.5 }, /ttlSeconds/],
+    [{ store, lockTtlMs: 10 }, /lockTtlMs: must be at least 100 ms/],
+    [{ store, waitTimeoutMs: -1 }, /waitTimeoutMs/],
+    [{ store, headerName: 'bad header' }, /headerName: must be a valid HTTP header name/],
+    [{ store, required: 'yes' }, /required/],
+    [{ store, cacheErrors: true }, /cacheErrors: expected a function/],
+    [{ store, getUserId: 'user.id' }, /getUserId: expected a function/],
+    [{ store, ttl: 60 }, /ttl/],
+  ])('rejects %o with an error naming the option', (options, message) => {
+    const create = () => createIdempotency(options as never);
+    expect(create).toThrow(IdempotencyConfigError);
+    expect(create).toThrow(message);
+  });
+
+  it('accepts the defaults', () => {
+    expect(createIdempotency({ store }).inFlight).toBe(0);
+  });
+});
+
+describe('redisStore options', () => {
+  const redis = new Redis({ lazyConnect: true });
+
+  it.each([
+    [{}, /redis: expected an ioredis Redis or Cluster instance/],
+    [{ redis: {} }, /redis: expected an ioredis/],
+    [{ redis, lockClients: [redis, redis] }, /lockClients: needs an odd number of masters/],
+    [{ redis, lockClients: [] }, /lockClients/],
+    [{ redis, prefix: 'app:{x}:' }, /prefix: must not contain \{ or \}/],
+    [{ redis, commandTimeoutMs: 0 }, /commandTimeoutMs/],
+  ])('rejects %o with an error naming the option', (options, message) => {
+    expect(() => redisStore(options as never)).toThrow(message);
+  });
+
+  it('rejects a bad memoryStore size', () => {
+    expect(() => memoryStore({ maxEntries: 0 })).toThrow(/maxEntries/);
+  });
+});

@@ -1,0 +1,56 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLAIM, COMPLETE, RELEASE, runScript } from '../../src/store/scripts';
+import { type RedisServer, startRedis } from '../helpers/redis-server';
+
+describe('Lua scripts', () => {
+  // Pinned so that a change to a script is a deliberate, reviewed change (servers cache by SHA).
+  it('keep their pinned SHA1s', () => {
+    expect({ claim: CLAIM.sha, complete: COMPLETE.sha, release: RELEASE.sha }).toMatchInlineSnapshot(`
+      {
+        "claim": "057238c3ba84bb4b2d4235a214dbef7d00781609",
+        "complete": "53a0d96820120d26000e373aad243eab6fb44ab1",
+        "release": "e4768120c48f259acbe26eca65c0597f3f40c7b7",
+      }
+    `);
+  });
+
+  describe('on a real Redis', () => {
+    let server: RedisServer;
+    let redis: Redis;
+    beforeAll(async () => {
+      server = await startRedis();
+      redis = new Redis(server.url);
+    });
+    afterAll(async () => {
+      redis.disconnect();
+      await server.stop();
+    });
+
+    it('falls back to EVAL once on a server that does not know the script, then uses EVALSHA', async () => {
+      await redis.script('FLUSH');
+      expect(await runScript(redis, CLAIM, ['r', 'l'], ['t', 1000])).toEqual([3]);
+      expect(await redis.script('EXISTS', CLAIM.sha)).toEqual([1]);
+      expect(await runScript(redis, CLAIM, ['r', 'l'], ['t2', 1000])).toEqual([2, expect.any(Number)]);
+    });
+
+    it('claim returns the record when there is one, without touching the lock', async () => {
+      await redis.set('r2', 'rec');
+      expect(await runScript(redis, CLAIM, ['r2', 'l2'], ['t', 1000])).toEqual([1, 'rec']);
+      expect(await redis.exists('l2')).toBe(0);
+    });
+
+    it('complete writes nothing while another token holds the lock', async () => {
+      await redis.set('l3', 'other', 'PX', 5000);
+      expect(await runScript(redis, COMPLETE, ['r3', 'l3'], ['mine', 'rec', 60, 'c'])).toBe(0);
+      expect(await redis.exists('r3')).toBe(0);
+      expect(await redis.get('l3')).toBe('other');
+    });
+
+    it('release leaves another token\'s lock alone', async () => {
+      await redis.set('l4', 'other', 'PX', 5000);
+      expect(await runScript(redis, RELEASE, ['l4'], ['mine', 'c'])).toBe(0);
+      expect(await redis.get('l4')).toBe('other');
+    });
+  });
+});
