@@ -7,6 +7,7 @@ import { parseOptions } from '../options';
 import { assertConnected, bounded } from './bounded';
 import { Notifier } from './notifier';
 import { QuorumLock } from './quorum';
+import { RecordCache } from './record-cache';
 import { CLAIM, COMPLETE, RELEASE, runScript, type ScriptClient } from './scripts';
 import type { Claim, IdempotencyStore, Lease } from './store';
 
@@ -23,6 +24,12 @@ export interface RedisStoreOptions {
   prefix?: string;
   /** Longest wait for any one Redis operation before the call fails with SERVICE_UNAVAILABLE. Default 1000. */
   commandTimeoutMs?: number;
+  /**
+   * In-process cache of completed records, which never change until they expire: repeated replays
+   * in one process then cost no round trip. Default `{ maxEntries: 10_000, maxBytes: 16 MiB }`;
+   * `false` turns it off (every replay then reads Redis, e.g. if you delete records by hand).
+   */
+  cache?: { maxEntries?: number; maxBytes?: number } | false;
 }
 
 const client = z.custom<Redis | Cluster>(
@@ -45,6 +52,17 @@ const schema = z
       .regex(/^[^{}]*$/, 'must not contain { or }, which would break the Redis Cluster hash tag')
       .default('idem:'),
     commandTimeoutMs: z.number().int().positive().default(1000),
+    cache: z
+      .union([
+        z.literal(false),
+        z
+          .object({
+            maxEntries: z.number().int().nonnegative().default(10_000),
+            maxBytes: z.number().int().nonnegative().default(16 * 1024 * 1024),
+          })
+          .strict(),
+      ])
+      .default({ maxEntries: 10_000, maxBytes: 16 * 1024 * 1024 }),
   })
   .strict();
 
@@ -58,7 +76,12 @@ interface RedisLease extends Lease {
  * @see https://www.npmjs.com/package/trpc-idempotency#redis
  */
 export function redisStore(options: RedisStoreOptions): IdempotencyStore {
-  const { redis, lockClients, prefix, commandTimeoutMs: timeoutMs } = parseOptions(schema, options, 'redisStore');
+  const { redis, lockClients, prefix, commandTimeoutMs: timeoutMs, cache: cacheOptions } = parseOptions(
+    schema,
+    options,
+    'redisStore',
+  );
+  const cache = new RecordCache(cacheOptions ? cacheOptions.maxEntries : 0, cacheOptions ? cacheOptions.maxBytes : 0);
   // With the record store as the only lock member, claim and lock are one script (one round trip).
   const fused = !lockClients || (lockClients.length === 1 && lockClients[0] === redis);
   const quorum = new QuorumLock(fused ? [redis] : (lockClients ?? [redis]), timeoutMs);
@@ -70,12 +93,34 @@ export function redisStore(options: RedisStoreOptions): IdempotencyStore {
     return { record: `${tag}:r`, lock: `${tag}:l`, channel: `${tag}:c` };
   };
 
+  /** GET and PTTL of a record in one round trip (pipelined; one key, so one Cluster slot). */
+  async function lookup(key: string): Promise<[string | null, number]> {
+    const replies = (await redis.pipeline().get(key).pttl(key).exec()) ?? [];
+    const [[getError, text] = [], [, pttl] = []] = replies;
+    if (getError) throw getError;
+    return [(text as string | null) ?? null, Number(pttl)];
+  }
+
   const call = <T>(what: string, op: () => Promise<T>): Promise<T> => {
     assertConnected(redis, what);
     return bounded(op(), timeoutMs, what);
   };
 
+  /** A record already replayed or stored in this process: no round trip at all. */
+  function cached(id: string): Claim | undefined {
+    const record = cache.get(id);
+    return record && { status: 'done', record };
+  }
+
+  function found(id: string, text: string, pttl: number): Claim {
+    const record = decodeRecord(text);
+    cache.set(id, record, pttl);
+    return { status: 'done', record };
+  }
+
   async function claimFused(id: string, ttlMs: number): Promise<Claim> {
+    const hit = cached(id);
+    if (hit) return hit;
     const k = keys(id);
     const token = randomBytes(16).toString('hex');
     const start = Date.now();
@@ -88,8 +133,8 @@ export function redisStore(options: RedisStoreOptions): IdempotencyStore {
       runScript(scripts, RELEASE, [k.lock], [token, k.channel]).catch(() => {});
       throw error;
     }
-    const [status, value] = reply as [number, string | number | undefined];
-    if (status === 1) return { status: 'done', record: decodeRecord(String(value)) };
+    const [status, value, pttl] = reply as [number, string | number | undefined, number | undefined];
+    if (status === 1) return found(id, String(value), Number(pttl));
     if (status === 2) return { status: 'busy', retryAfterMs: Number(value) > 0 ? Number(value) : ttlMs };
     const drift = Math.round(ttlMs * 0.01) + 2;
     const lease: RedisLease = { id, token, lock: quorum.adopt(k.lock, token, start + ttlMs - drift) };
@@ -97,10 +142,12 @@ export function redisStore(options: RedisStoreOptions): IdempotencyStore {
   }
 
   async function claimQuorum(id: string, ttlMs: number): Promise<Claim> {
+    const hit = cached(id);
+    if (hit) return hit;
     const k = keys(id);
     // The record lives on `redis`, the lock on the quorum: two round trips, the record check first.
-    const text = await call('GET record', () => redis.get(k.record));
-    if (text) return { status: 'done', record: decodeRecord(text) };
+    const [text, pttl] = await call('GET record', () => lookup(k.record));
+    if (text) return found(id, text, pttl);
     const acquired = await quorum.acquire(k.lock, ttlMs);
     if (acquired.status === 'busy') return acquired;
     const lease: RedisLease = { id, token: acquired.lock.value, lock: acquired.lock };
@@ -127,6 +174,7 @@ export function redisStore(options: RedisStoreOptions): IdempotencyStore {
         // Off the critical path: waiters were woken by the PUBLISH and read the record, not the lock.
         quorum.release((lease as RedisLease).lock).catch(() => {});
       }
+      if (stored === 1) cache.set(lease.id, record, ttlSeconds * 1000);
       return stored === 1;
     },
 

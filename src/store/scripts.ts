@@ -18,13 +18,14 @@ function script(name: string, source: string): LuaScript {
  * check so that a first call or a replay costs one round trip.
  *   KEYS[1] record key    KEYS[2] lock key
  *   ARGV[1] lock token    ARGV[2] lock ttl in ms
- * Returns {1, record} a record exists | {2, pttl} another holder has the lock | {3} locked by ARGV[1]
+ * Returns {1, record, pttl} a record exists (pttl: its remaining life, for local caching)
+ *       | {2, pttl} another holder has the lock | {3} locked by ARGV[1]
  */
 export const CLAIM = script(
   'claim',
   `
 local record = redis.call('GET', KEYS[1])
-if record then return {1, record} end
+if record then return {1, record, redis.call('PTTL', KEYS[1])} end
 if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {3} end
 return {2, redis.call('PTTL', KEYS[2])}
 `,

@@ -1,0 +1,64 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { redisStore } from '../../src';
+import { makeApp } from '../helpers/app';
+import { type RedisServer, startRedis } from '../helpers/redis-server';
+
+/**
+ * Client reads the server has processed so far, from INFO stats: one per round trip of a client
+ * (commands run inside Lua scripts are not reads). The INFO request itself counts too.
+ */
+async function readsProcessed(redis: Redis): Promise<number> {
+  const info = await redis.info('stats');
+  return Number(/total_reads_processed:(\d+)/.exec(info)?.[1]);
+}
+
+describe('Redis round trips on the request path', () => {
+  let server: RedisServer;
+  let redis: Redis;
+  let probe: Redis;
+  beforeAll(async () => {
+    server = await startRedis();
+    redis = new Redis(server.url);
+    probe = new Redis(server.url);
+    await redis.ping();
+  });
+  afterAll(async () => {
+    redis.disconnect();
+    probe.disconnect();
+    await server.stop();
+  });
+
+  /** Round trips made by `run`, net of the INFO probes. */
+  async function count(run: () => Promise<unknown>): Promise<number> {
+    const before = await readsProcessed(probe);
+    await run();
+    return (await readsProcessed(probe)) - before - 1;
+  }
+
+  it('costs two round trips for a first call (claim, complete) and one for a replay without the cache', async () => {
+    const app = makeApp({ store: redisStore({ redis, cache: false }) });
+    await app.caller('warm').createOrder({ sku: 'a' }); // loads the scripts
+    expect(await count(() => app.caller('first').createOrder({ sku: 'a' }))).toBe(2);
+    expect(await count(() => app.caller('first').createOrder({ sku: 'a' }))).toBe(1);
+  });
+
+  it('serves repeated replays in one process from the record cache, at no round trip', async () => {
+    const app = makeApp({ store: redisStore({ redis }) });
+    await app.caller('cached').createOrder({ sku: 'a' });
+    expect(await count(() => app.caller('cached').createOrder({ sku: 'a' }))).toBe(0);
+    // Another process (another store) pays one round trip, then has it cached too.
+    const other = makeApp({ store: redisStore({ redis }) });
+    expect(await count(() => other.caller('cached').createOrder({ sku: 'a' }))).toBe(1);
+    expect(await count(() => other.caller('cached').createOrder({ sku: 'a' }))).toBe(0);
+    expect(other.runs.createOrder).toBe(0);
+  });
+
+  it('costs O(1) round trips for N concurrent duplicates in one process', async () => {
+    const app = makeApp({ store: redisStore({ redis, cache: false }) });
+    const one = await count(() => app.caller('dup-1').slow({ ms: 50 }));
+    const fifty = await count(() => Promise.all(Array.from({ length: 50 }, () => app.caller('dup-50').slow({ ms: 50 }))));
+    expect(fifty).toBe(one);
+    expect(app.runs.slow).toBe(2);
+  });
+});

@@ -1,0 +1,48 @@
+import { describe, expect, it, vi } from 'vitest';
+import type { StoredRecord } from '../../src/record';
+import { RecordCache } from '../../src/store/record-cache';
+
+const record = (body: string): StoredRecord => ({ status: 'ok', fingerprint: 'f', createdAt: 0, body });
+
+describe('RecordCache', () => {
+  it('drops the least recently used entry past maxEntries', () => {
+    const cache = new RecordCache(2, 1_000_000);
+    cache.set('a', record('1'), 60_000);
+    cache.set('b', record('2'), 60_000);
+    expect(cache.get('a')?.body).toBe('1'); // a is now the most recent
+    cache.set('c', record('3'), 60_000);
+    expect(cache.get('b')).toBeUndefined();
+    expect(cache.get('a')?.body).toBe('1');
+    expect(cache.size).toBe(2);
+  });
+
+  it('stays under maxBytes, and never holds a record larger than it', () => {
+    const cache = new RecordCache(100, 1_000);
+    cache.set('big', record('x'.repeat(2_000)), 60_000);
+    expect(cache.get('big')).toBeUndefined();
+    for (let i = 0; i < 10; i++) cache.set(`k${i}`, record('x'.repeat(100)), 60_000);
+    expect(cache.size).toBeLessThan(10);
+    expect(cache.get('k9')).toBeDefined();
+  });
+
+  it('forgets a record when it expires in Redis', () => {
+    vi.useFakeTimers();
+    try {
+      const cache = new RecordCache(10, 1_000_000);
+      cache.set('a', record('1'), 1_000);
+      vi.advanceTimersByTime(999);
+      expect(cache.get('a')).toBeDefined();
+      vi.advanceTimersByTime(2);
+      expect(cache.get('a')).toBeUndefined();
+      expect(cache.size).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('holds nothing when turned off', () => {
+    const cache = new RecordCache(0, 0);
+    cache.set('a', record('1'), 60_000);
+    expect(cache.get('a')).toBeUndefined();
+  });
+});
