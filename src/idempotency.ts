@@ -131,8 +131,10 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
           watch = await store.watch(call.id).catch(() => sleepOnly);
           continue;
         }
-        // Woken by the holder's completion or release; the timer takes over from a crashed holder.
-        await watch.next(Math.min(claim.retryAfterMs + TAKEOVER_MARGIN_MS, remaining));
+        // Woken by the holder's completion (which carries the record) or release; the timer takes
+        // over from a crashed holder.
+        const completed = await watch.next(Math.min(claim.retryAfterMs + TAKEOVER_MARGIN_MS, remaining));
+        if (completed) return { answer: fromRecord(call, completed, 'wait'), record: completed };
       }
     } finally {
       watch?.close();
@@ -233,6 +235,6 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
 
 /** Used when a subscription cannot be opened: fall back to re-checking on the lock's TTL. */
 const sleepOnly: Watch = {
-  next: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  next: (ms) => new Promise((resolve) => setTimeout(() => resolve(undefined), ms)),
   close() {},
 };

@@ -28,7 +28,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): IdempotencyStore 
   // Map order is insertion order, so the first entry is always the oldest record.
   const records = new Map<string, Expiring<StoredRecord>>();
   const locks = new Map<string, Expiring<string>>();
-  const watchers = new Map<string, Set<() => void>>();
+  const watchers = new Map<string, Set<(record?: StoredRecord) => void>>();
 
   function live<T>(map: Map<string, Expiring<T>>, id: string): T | undefined {
     const entry = map.get(id);
@@ -36,8 +36,8 @@ export function memoryStore(options: MemoryStoreOptions = {}): IdempotencyStore 
     return entry && entry.expiresAt > Date.now() ? entry.value : undefined;
   }
 
-  function notify(id: string): void {
-    for (const wake of watchers.get(id) ?? []) wake();
+  function notify(id: string, record?: StoredRecord): void {
+    for (const wake of watchers.get(id) ?? []) wake(record);
   }
 
   return {
@@ -67,7 +67,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): IdempotencyStore 
         records.delete(oldest);
       }
       locks.delete(lease.id);
-      notify(lease.id);
+      notify(lease.id, record);
       return true;
     },
 
@@ -80,7 +80,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): IdempotencyStore 
     async watch(id): Promise<Watch> {
       const set = watchers.get(id) ?? new Set();
       watchers.set(id, set);
-      const watch = signalWatch((w) => {
+      const watch = signalWatch<StoredRecord>((w) => {
         set.delete(w.wake);
         if (set.size === 0 && watchers.get(id) === set) watchers.delete(id);
       });

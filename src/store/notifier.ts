@@ -1,10 +1,9 @@
 import type { Cluster, Redis } from 'ioredis';
 import { bounded } from './bounded';
-import type { Watch } from './store';
-import { signalWatch } from './watch';
+import { type SignalWatch, signalWatch } from './watch';
 
 interface Channel {
-  listeners: Set<() => void>;
+  listeners: Set<(message: string) => void>;
   /** Settles when SUBSCRIBE was acknowledged; later watchers of the channel wait on it too. */
   subscribed: Promise<unknown>;
 }
@@ -29,8 +28,8 @@ export class Notifier {
       const sub = (this.source as { duplicate(): Redis | Cluster }).duplicate();
       // Failures surface as timeouts on the request path; this only keeps ioredis from logging them.
       sub.on('error', () => {});
-      sub.on('message', (channel: string) => {
-        for (const wake of this.channels.get(channel)?.listeners ?? []) wake();
+      sub.on('message', (channel: string, message: string) => {
+        for (const wake of this.channels.get(channel)?.listeners ?? []) wake(message);
       });
       this.connection = sub;
       return sub;
@@ -38,14 +37,15 @@ export class Notifier {
     return this.connection;
   }
 
-  async watch(channelName: string): Promise<Watch> {
+  /** Watches a channel; `next()` resolves with the message that woke it. */
+  async watch(channelName: string): Promise<SignalWatch<string>> {
     let channel = this.channels.get(channelName);
     if (!channel) {
       const subscribed = bounded(this.subscriber().subscribe(channelName), this.timeoutMs, 'SUBSCRIBE');
       channel = { listeners: new Set(), subscribed };
       this.channels.set(channelName, channel);
     }
-    const watch = signalWatch((w) => {
+    const watch = signalWatch<string>((w) => {
       const current = this.channels.get(channelName);
       if (!current?.listeners.delete(w.wake) || current.listeners.size > 0) return;
       this.channels.delete(channelName);

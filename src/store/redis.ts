@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { Lock } from 'redlock';
 import { z } from 'zod';
@@ -10,6 +10,15 @@ import { QuorumLock } from './quorum';
 import { RecordCache } from './record-cache';
 import { CLAIM, COMPLETE, RELEASE, runScript, type ScriptClient } from './scripts';
 import type { Claim, IdempotencyStore, Lease } from './store';
+import { mapWatch } from './watch';
+
+function decodeOrUndefined(text: string): StoredRecord | undefined {
+  try {
+    return decodeRecord(text);
+  } catch {
+    return undefined; // not ours: claim again, which reads the record
+  }
+}
 
 /** Options of {@link redisStore}. */
 export interface RedisStoreOptions {
@@ -66,9 +75,14 @@ const schema = z
   })
   .strict();
 
-/** A lease on Redis carries the redlock `Lock`, renewed on every extension. */
+/**
+ * A lease on Redis carries the redlock `Lock`, renewed on every extension. On the fused path the
+ * Lock is built only when first extended: most calls finish well before that.
+ */
 interface RedisLease extends Lease {
-  lock: Lock;
+  lock?: Lock;
+  lockKey: string;
+  expiresAt: number;
 }
 
 /**
@@ -122,7 +136,7 @@ export function redisStore(options: RedisStoreOptions): IdempotencyStore {
     const hit = cached(id);
     if (hit) return hit;
     const k = keys(id);
-    const token = randomBytes(16).toString('hex');
+    const token = randomUUID(); // drawn from a pooled entropy buffer: cheaper than randomBytes per call
     const start = Date.now();
     let reply: unknown;
     try {
@@ -136,8 +150,8 @@ export function redisStore(options: RedisStoreOptions): IdempotencyStore {
     const [status, value, pttl] = reply as [number, string | number | undefined, number | undefined];
     if (status === 1) return found(id, String(value), Number(pttl));
     if (status === 2) return { status: 'busy', retryAfterMs: Number(value) > 0 ? Number(value) : ttlMs };
-    const drift = Math.round(ttlMs * 0.01) + 2;
-    const lease: RedisLease = { id, token, lock: quorum.adopt(k.lock, token, start + ttlMs - drift) };
+    const drift = Math.round(ttlMs * 0.01) + 2; // as redlock counts it
+    const lease: RedisLease = { id, token, lockKey: k.lock, expiresAt: start + ttlMs - drift };
     return { status: 'claimed', lease };
   }
 
@@ -150,7 +164,8 @@ export function redisStore(options: RedisStoreOptions): IdempotencyStore {
     if (text) return found(id, text, pttl);
     const acquired = await quorum.acquire(k.lock, ttlMs);
     if (acquired.status === 'busy') return acquired;
-    const lease: RedisLease = { id, token: acquired.lock.value, lock: acquired.lock };
+    const { lock } = acquired;
+    const lease: RedisLease = { id, token: lock.value, lock, lockKey: k.lock, expiresAt: lock.expiration };
     return { status: 'claimed', lease };
   }
 
@@ -159,7 +174,7 @@ export function redisStore(options: RedisStoreOptions): IdempotencyStore {
 
     async extend(lease, ttlMs) {
       const own = lease as RedisLease; // leases reaching this store were made by it
-      const next = await quorum.extend(own.lock, ttlMs);
+      const next = await quorum.extend(own.lock ?? quorum.adopt(own.lockKey, own.token, own.expiresAt), ttlMs);
       if (!next) return false;
       own.lock = next;
       return true;
@@ -170,9 +185,10 @@ export function redisStore(options: RedisStoreOptions): IdempotencyStore {
       const stored = await call('complete', () =>
         runScript(scripts, COMPLETE, [k.record, k.lock], [lease.token, encodeRecord(record), ttlSeconds, k.channel]),
       );
-      if (!fused) {
-        // Off the critical path: waiters were woken by the PUBLISH and read the record, not the lock.
-        quorum.release((lease as RedisLease).lock).catch(() => {});
+      const { lock } = lease as RedisLease;
+      if (!fused && lock) {
+        // Off the critical path: waiters were woken by the PUBLISH, which carried the record.
+        quorum.release(lock).catch(() => {});
       }
       if (stored === 1) cache.set(lease.id, record, ttlSeconds * 1000);
       return stored === 1;
@@ -184,11 +200,16 @@ export function redisStore(options: RedisStoreOptions): IdempotencyStore {
         await call('release', () => runScript(scripts, RELEASE, [k.lock], [lease.token, k.channel]));
         return;
       }
-      await quorum.release((lease as RedisLease).lock);
+      const { lock } = lease as RedisLease;
+      if (lock) await quorum.release(lock);
       await call('PUBLISH', () => redis.publish(k.channel, '0'));
     },
 
-    watch: (id) => notifier.watch(keys(id).channel),
+    async watch(id) {
+      const watch = await notifier.watch(keys(id).channel);
+      // A completion notice carries the encoded record; a release notice ('0') does not.
+      return mapWatch(watch, (message) => (message === '0' ? undefined : decodeOrUndefined(message)));
+    },
 
     close: () => notifier.close(),
   };

@@ -38,6 +38,7 @@ return {2, redis.call('PTTL', KEYS[2])}
  *   KEYS[1] record key    KEYS[2] lock key
  *   ARGV[1] lock token    ARGV[2] encoded record    ARGV[3] record ttl in s
  *   ARGV[4] notification channel
+ * Publishes the record itself, so that waiters need no round trip to read it.
  * Returns 1 stored | 0 nothing written
  */
 export const COMPLETE = script(
@@ -47,13 +48,14 @@ local holder = redis.call('GET', KEYS[2])
 if holder and holder ~= ARGV[1] then return 0 end
 if not redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3], 'NX') then return 0 end
 if holder then redis.call('DEL', KEYS[2]) end
-redis.call('PUBLISH', ARGV[4], '1')
+redis.call('PUBLISH', ARGV[4], ARGV[2])
 return 1
 `,
 );
 
 /**
- * release: drop the lock if this token holds it, and wake the waiters so one can take over.
+ * release: drop the lock if this token holds it, and wake the waiters so one can take over
+ * (the message '0' carries no record: they claim again).
  *   KEYS[1] lock key    ARGV[1] lock token    ARGV[2] notification channel
  * Returns 1 released | 0 the token did not hold the lock
  */

@@ -13,9 +13,12 @@ export type Claim =
   | { status: 'claimed'; lease: Lease };
 
 /** A subscription to completions of one record id, opened before the re-check that follows it. */
-export interface Watch {
-  /** Resolves on the next completion or release notice, or after `ms`, whichever is first. */
-  next(ms: number): Promise<void>;
+export interface Watch<T = StoredRecord> {
+  /**
+   * Resolves on the next completion or release notice, or after `ms`, whichever is first: with
+   * the completed record when the notice carried it, else undefined (claim again to find out).
+   */
+  next(ms: number): Promise<T | undefined>;
   close(): void;
 }
 

@@ -274,6 +274,19 @@ export function describeStoreContract(name: string, setup: () => Promise<{ store
         expect(after.status === 'done' && after.record.body).toBe('"new"');
       });
 
+      it('wakes a watcher on release, with no record: waiters must claim again', async () => {
+        const id = fresh('id');
+        const claim = await store.claim(id, 5_000);
+        if (claim.status !== 'claimed') throw new Error('expected a claim');
+        const watch = await store.watch(id);
+        setTimeout(() => void store.release(claim.lease), 50);
+        const started = Date.now();
+        expect(await watch.next(4_000)).toBeUndefined();
+        watch.close();
+        expect(Date.now() - started).toBeLessThan(2_000);
+        expect((await store.claim(id, 100)).status).toBe('claimed');
+      });
+
       it('reports a held lock as busy with its remaining TTL', async () => {
         const id = fresh('id');
         await store.claim(id, 2_000);
@@ -283,15 +296,16 @@ export function describeStoreContract(name: string, setup: () => Promise<{ store
         expect(busy.status === 'busy' && busy.retryAfterMs).toBeLessThanOrEqual(2_000);
       });
 
-      it('notifies a watcher on completion', async () => {
+      it('notifies a watcher on completion, with the record in the notice', async () => {
         const id = fresh('id');
         const claim = await store.claim(id, 5_000);
         if (claim.status !== 'claimed') throw new Error('expected a claim');
         const watch = await store.watch(id);
         const started = Date.now();
         setTimeout(() => void store.complete(claim.lease, record('1'), 60), 50);
-        await watch.next(4_000);
+        const carried = await watch.next(4_000);
         watch.close();
+        expect(carried?.body).toBe('1');
         expect(Date.now() - started).toBeLessThan(2_000);
         expect((await store.claim(id, 100)).status).toBe('done');
       });

@@ -9,7 +9,7 @@ describe('Lua scripts', () => {
     expect({ claim: CLAIM.sha, complete: COMPLETE.sha, release: RELEASE.sha }).toMatchInlineSnapshot(`
       {
         "claim": "af9713b2ec5131905e16a1dc23ecebfb65f7068e",
-        "complete": "53a0d96820120d26000e373aad243eab6fb44ab1",
+        "complete": "b9a7d98b74072303c328ba76ea4aab624e806a84",
         "release": "e4768120c48f259acbe26eca65c0597f3f40c7b7",
       }
     `);
