@@ -8,7 +8,8 @@ import { assertConnected, bounded } from './bounded';
 import { Notifier } from './notifier';
 import { QuorumLock } from './quorum';
 import { RecordCache } from './record-cache';
-import { CLAIM, COMPLETE, RELEASE, runScript, type ScriptClient } from './scripts';
+import { ScriptBatcher } from './batch';
+import { CLAIM, COMPLETE, RELEASE } from './scripts';
 import type { Claim, IdempotencyStore, Lease } from './store';
 import { mapWatch } from './watch';
 
@@ -100,7 +101,7 @@ export function redisStore(options: RedisStoreOptions): IdempotencyStore {
   const fused = !lockClients || (lockClients.length === 1 && lockClients[0] === redis);
   const quorum = new QuorumLock(fused ? [redis] : (lockClients ?? [redis]), timeoutMs);
   const notifier = new Notifier(redis, timeoutMs);
-  const scripts = redis as unknown as ScriptClient; // ioredis' overloads are wider than the two calls we make
+  const scripts = new ScriptBatcher(redis);
 
   const keys = (id: string) => {
     const tag = `${prefix}{${id}}`; // one hash tag: record, lock and channel share a Cluster slot
@@ -140,11 +141,11 @@ export function redisStore(options: RedisStoreOptions): IdempotencyStore {
     const start = Date.now();
     let reply: unknown;
     try {
-      reply = await call('claim', () => runScript(scripts, CLAIM, [k.record, k.lock], [token, ttlMs]));
+      reply = await call('claim', () => scripts.run(CLAIM, [k.record, k.lock], [token, ttlMs]));
     } catch (error) {
       // A timed-out claim may still run from ioredis' offline queue; a release queued behind it
       // keeps it from stranding a lock nobody will complete.
-      runScript(scripts, RELEASE, [k.lock], [token, k.channel]).catch(() => {});
+      scripts.run(RELEASE, [k.lock], [token, k.channel]).catch(() => {});
       throw error;
     }
     const [status, value, pttl] = reply as [number, string | number | undefined, number | undefined];
@@ -183,7 +184,7 @@ export function redisStore(options: RedisStoreOptions): IdempotencyStore {
     async complete(lease, record: StoredRecord, ttlSeconds) {
       const k = keys(lease.id);
       const stored = await call('complete', () =>
-        runScript(scripts, COMPLETE, [k.record, k.lock], [lease.token, encodeRecord(record), ttlSeconds, k.channel]),
+        scripts.run(COMPLETE, [k.record, k.lock], [lease.token, encodeRecord(record), ttlSeconds, k.channel]),
       );
       const { lock } = lease as RedisLease;
       if (!fused && lock) {
@@ -197,7 +198,7 @@ export function redisStore(options: RedisStoreOptions): IdempotencyStore {
     async release(lease) {
       const k = keys(lease.id);
       if (fused) {
-        await call('release', () => runScript(scripts, RELEASE, [k.lock], [lease.token, k.channel]));
+        await call('release', () => scripts.run(RELEASE, [k.lock], [lease.token, k.channel]));
         return;
       }
       const { lock } = lease as RedisLease;

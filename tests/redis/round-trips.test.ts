@@ -54,6 +54,13 @@ describe('Redis round trips on the request path', () => {
     expect(other.runs.createOrder).toBe(0);
   });
 
+  it('sends the scripts of concurrent calls in one pipeline: far fewer reads than two per call', async () => {
+    const app = makeApp({ store: redisStore({ redis, cache: false }) });
+    const reads = await count(() => Promise.all(Array.from({ length: 50 }, (_, i) => app.caller(`batch-${i}`).other({ sku: 'a' }))));
+    expect(app.runs.other).toBe(50);
+    expect(reads).toBeLessThan(50);
+  });
+
   it('costs O(1) round trips for N concurrent duplicates in one process', async () => {
     const app = makeApp({ store: redisStore({ redis, cache: false }) });
     const one = await count(() => app.caller('dup-1').slow({ ms: 50 }));
