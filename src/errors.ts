@@ -8,6 +8,7 @@ import { TRPCError } from '@trpc/server';
 export const IDEMPOTENCY_ERROR_CODES = {
   keyRequired: 'BAD_REQUEST',
   keyInvalid: 'BAD_REQUEST',
+  inputNotFingerprintable: 'BAD_REQUEST',
   inputMismatch: 'UNPROCESSABLE_CONTENT',
   stillRunning: 'CONFLICT',
   storeUnavailable: 'SERVICE_UNAVAILABLE',
@@ -25,6 +26,15 @@ export function keyInvalid(headerName: string, reason: string): TRPCError {
   return new TRPCError({
     code: IDEMPOTENCY_ERROR_CODES.keyInvalid,
     message: `The ${headerName} header is invalid: ${reason}. Send 1-255 visible ASCII characters, such as a UUID.`,
+  });
+}
+
+export function inputNotFingerprintable(cause: unknown): TRPCError {
+  return new TRPCError({
+    code: IDEMPOTENCY_ERROR_CODES.inputNotFingerprintable,
+    message:
+      'The input cannot be fingerprinted for an idempotent call (superjson refused it, e.g. an own "__proto__" key). Send plain data.',
+    cause,
   });
 }
 

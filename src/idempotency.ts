@@ -128,7 +128,7 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
         if (remaining <= 0) throw conflict(call);
         if (!watch) {
           // Subscribe, then claim again: a completion between the two is then seen either way.
-          watch = await store.watch(call.id).catch(() => sleepOnly);
+          watch = await openWatch(call.id, remaining);
           continue;
         }
         // Woken by the holder's completion (which carries the record) or release; the timer takes
@@ -199,6 +199,22 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
     }
     emit(call, type, type === 'wait' ? { waitedMs: performance.now() - call.startedAt } : undefined);
     return { kind: 'replayed', outcome: replay(record, call.path) };
+  }
+
+  /**
+   * Subscribes, but waits no longer than the caller may: a subscription that opens late is closed.
+   * Without one, waiters fall back to re-checking on the lock's TTL.
+   */
+  async function openWatch(id: string, remaining: number): Promise<Watch> {
+    const opening = store.watch(id);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), remaining);
+    });
+    const opened = await Promise.race([opening.catch(() => sleepOnly), late]).finally(() => clearTimeout(timer));
+    if (opened) return opened;
+    opening.then((w) => w.close(), () => {});
+    return sleepOnly;
   }
 
   async function storeCall<T>(call: Call<unknown>, op: () => Promise<T>): Promise<T> {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import superjson from 'superjson';
-import { keyInvalid } from './errors';
+import { inputNotFingerprintable, keyInvalid } from './errors';
 
 /** Request headers as tRPC adapters expose them: a fetch `Headers` or Node's `IncomingHttpHeaders`. */
 export type HeadersLike =
@@ -34,7 +34,13 @@ function headerValue(headers: HeadersLike, name: string): string | string[] | un
 /** Reads the raw header from `ctx.headers` or `ctx.req.headers`; undefined when neither has it. */
 export function readKeyHeader(ctx: unknown, headerName: string): string | string[] | undefined {
   if (typeof ctx !== 'object' || ctx === null) return undefined;
-  const c = ctx as { headers?: HeadersLike; req?: { headers?: HeadersLike } };
+  const c = ctx as {
+    headers?: HeadersLike;
+    req?: { headers?: HeadersLike; headersDistinct?: Record<string, string[] | undefined> };
+  };
+  // Node joins repeated header lines with ", ", which would read `"a"` + `"b"` as a batch list.
+  const distinct = c.req?.headersDistinct?.[headerName.toLowerCase()];
+  if (distinct && distinct.length > 1) return distinct;
   const headers = c.headers ?? c.req?.headers;
   return headers && typeof headers === 'object' ? headerValue(headers, headerName) : undefined;
 }
@@ -146,6 +152,12 @@ function canonical(value: unknown): string {
  * its ISO string, or a BigInt and a number, fingerprint differently.
  */
 export function fingerprint(rawInput: unknown): string {
-  const { json, meta } = superjson.serialize(rawInput);
-  return hash(canonical({ json, meta }));
+  let serialized: ReturnType<typeof superjson.serialize>;
+  try {
+    serialized = superjson.serialize(rawInput);
+  } catch (cause) {
+    // superjson guards against prototype pollution by throwing; that is bad input, not a crash.
+    throw inputNotFingerprintable(cause);
+  }
+  return hash(canonical({ json: serialized.json, meta: serialized.meta }));
 }

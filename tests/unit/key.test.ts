@@ -31,6 +31,13 @@ describe('fingerprint', () => {
   });
 });
 
+describe('fingerprint of hostile input', () => {
+  it('answers an own __proto__ key (which superjson refuses) with BAD_REQUEST, not a crash', () => {
+    const input = JSON.parse('{"amount":1,"__proto__":{"admin":true}}') as unknown;
+    expect(() => fingerprint(input)).toThrow(expect.objectContaining({ code: 'BAD_REQUEST' }));
+  });
+});
+
 describe('readKeyHeader', () => {
   it('reads a fetch Headers, case-insensitively', () => {
     expect(readKeyHeader({ headers: new Headers({ 'Idempotency-Key': 'k' }) }, 'idempotency-key')).toBe('k');
@@ -43,6 +50,12 @@ describe('readKeyHeader', () => {
 
   it('falls back to ctx.req.headers (express and node-http contexts)', () => {
     expect(readKeyHeader({ req: { headers: { 'x-key': 'k' } } }, 'x-key')).toBe('k');
+  });
+
+  it('returns every line of a header sent twice, which Node would join into one list', () => {
+    const req = { headers: { 'idempotency-key': '"a", "b"' }, headersDistinct: { 'idempotency-key': ['"a"', '"b"'] } };
+    expect(readKeyHeader({ headers: req.headers, req }, 'Idempotency-Key')).toEqual(['"a"', '"b"']);
+    expect(() => parseKey(readKeyHeader({ req }, 'idempotency-key'), 'h')).toThrow(/more than once/);
   });
 
   it('finds nothing in a context without headers', () => {
