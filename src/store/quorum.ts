@@ -1,3 +1,4 @@
+/// <reference path="./redlock.d.ts" />
 import type { Cluster, Redis } from 'ioredis';
 import Redlock, { Lock } from 'redlock';
 import { assertConnected, bounded, StoreUnavailableError } from './bounded';

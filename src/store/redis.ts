@@ -1,3 +1,4 @@
+/// <reference path="./redlock.d.ts" />
 import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { Lock } from 'redlock';
