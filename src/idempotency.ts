@@ -175,7 +175,8 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
     const tick = async () => {
       try {
         if (!(await store.extend(lease, lockTtlMs))) {
-          emit(call, 'lock-lost', { error: new Error('the lock expired or was taken while the resolver ran') });
+          // Once stopped, the completion itself may have released the lock: that is no loss.
+          if (!stopped) emit(call, 'lock-lost', { error: new Error('the lock expired or was taken while the resolver ran') });
           return;
         }
       } catch (error) {
