@@ -9,12 +9,16 @@
  * - `lock-lost`: the lock expired or was taken while the resolver ran: the at-least-once window.
  */
 export interface IdempotencyEvent {
+  /** What happened; see the list above. */
   type: 'hit' | 'miss' | 'wait' | 'conflict' | 'mismatch' | 'store-error' | 'lock-lost';
+  /** The procedure path, such as `orders.create`. */
   path: string;
+  /** The scoped record id: a hash of user, path and key, safe to log. */
   key: string;
   /** Time since the middleware started for this call, in ms. */
   durationMs: number;
   /** For `wait` and `conflict`: how long this call waited, in ms. */
   waitedMs?: number;
+  /** For `store-error` and `lock-lost`: what went wrong. */
   error?: unknown;
 }

@@ -27,7 +27,7 @@ export interface IdempotencyOptions<TContext> {
   getUserId?: (ctx: TContext) => UserId;
   /** The raw key. Default: the `headerName` header from `ctx.headers` or `ctx.req.headers`. */
   getKey?: (ctx: TContext) => string | string[] | null | undefined;
-  /** Called for every hit, miss, wait, conflict, mismatch, store error and lost lock. Must not throw. */
+  /** Called for every hit, miss, wait, conflict, mismatch, store error and lost lock. Default: none. Errors it throws are ignored. */
   onEvent?: (event: IdempotencyEvent) => void;
   /** Largest serialized result stored, in bytes. A larger one is returned once, never replayed. Default 1 MiB. */
   maxResultBytes?: number;
@@ -86,4 +86,3 @@ export function resolveOptions<TContext>(options: IdempotencyOptions<TContext>) 
   };
 }
 
-export type ResolvedOptions = ReturnType<typeof resolveOptions>;

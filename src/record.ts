@@ -11,7 +11,9 @@ import { resultNotReplayable } from './errors';
  */
 export interface StoredRecord {
   status: 'ok' | 'error' | 'unreplayable';
+  /** Hash of the raw input of the call that made it (see `fingerprint`). */
   fingerprint: string;
+  /** When it was made, in ms since the epoch. */
   createdAt: number;
   body: string;
 }

@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
-import { type LuaScript, runScript, type ScriptClient } from './scripts';
+import { isNoScript, type LuaScript, runScript, type ScriptClient } from './scripts';
 
 interface Queued {
   lua: LuaScript;
@@ -41,9 +41,10 @@ export class ScriptBatcher {
       (replies) => {
         batch.forEach((q, i) => {
           const [error, value] = replies?.[i] ?? [new Error('no reply in pipeline')];
-          if (!error) return q.resolve(value);
-          // A server that has not seen the script yet (new, or restarted): EVAL once, alone.
-          if (String(error.message).startsWith('NOSCRIPT')) {
+          if (!error) {
+            q.resolve(value);
+          } else if (isNoScript(error)) {
+            // A server that has not seen the script yet (new, or restarted): EVAL once, alone.
             runScript(this.client as unknown as ScriptClient, q.lua, q.keys, q.args).then(q.resolve, q.reject);
           } else {
             q.reject(error);

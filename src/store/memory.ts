@@ -94,6 +94,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): IdempotencyStore 
       watchers.clear();
     },
 
+    /** Records held now, for tests and leak checks. */
     get size() {
       return records.size;
     },

@@ -75,6 +75,15 @@ export interface ScriptClient {
   eval(source: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
 }
 
+/**
+ * Whether a server answered that it has not seen a script (new, or restarted). ioredis' Cluster
+ * wraps that reply ("Too many Cluster redirections. Last error: ReplyError: NOSCRIPT ..."), so
+ * look inside the message, not at its start.
+ */
+export function isNoScript(error: unknown): boolean {
+  return String((error as Error | null)?.message).includes('NOSCRIPT');
+}
+
 /** EVALSHA, falling back to EVAL once on a server that has not seen the script (after a restart). */
 export async function runScript(
   client: ScriptClient,
@@ -85,7 +94,7 @@ export async function runScript(
   try {
     return await client.evalsha(lua.sha, keys.length, ...keys, ...args);
   } catch (error) {
-    if (!String((error as Error)?.message).startsWith('NOSCRIPT')) throw error;
+    if (!isNoScript(error)) throw error;
     return client.eval(lua.source, keys.length, ...keys, ...args);
   }
 }

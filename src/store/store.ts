@@ -2,7 +2,9 @@ import type { StoredRecord } from '../record';
 
 /** Proof that one caller holds the lock for a record id. */
 export interface Lease {
+  /** The record id the lock is for. */
   readonly id: string;
+  /** The random value the lock holds while this lease owns it. */
   readonly token: string;
 }
 
@@ -19,6 +21,7 @@ export interface Watch<T = StoredRecord> {
    * the completed record when the notice carried it, else undefined (claim again to find out).
    */
   next(ms: number): Promise<T | undefined>;
+  /** Unsubscribes; call it once, when done waiting. */
   close(): void;
 }
 
