@@ -95,22 +95,21 @@ export function parseKey(raw: unknown, headerName: string, batchIndex = 0): stri
     if (value === undefined) return undefined;
   }
   if (typeof value !== 'string') throw keyInvalid(headerName, 'it is not a string');
-  let key = value;
-  if (value.startsWith('"')) {
-    const items = parseQuotedList(value);
-    if (items === undefined) throw keyInvalid(headerName, 'it is a malformed quoted string');
-    if (items.length > 1) {
-      // One key per batched call, in batch order; "" marks a call sent without a key.
-      const item = items[batchIndex];
-      if (item === undefined) {
-        throw keyInvalid(headerName, `it lists ${items.length} keys, but this is call ${batchIndex + 1} of the batch`);
-      }
-      if (item === '') return undefined;
-      key = item;
-    } else {
-      key = items[0] ?? '';
-    }
+  const items = value.startsWith('"') ? parseQuotedList(value) : [value];
+  if (items === undefined) throw keyInvalid(headerName, 'it is a malformed quoted string');
+  if (batchIndex > 0 && items.length === 1) {
+    // One key for several calls of a batch would make the second a silent replay of the first.
+    throw keyInvalid(
+      headerName,
+      'one key was sent for a batch of several calls; send one per call ("k1", "k2"), as idempotencyBatchHeaders does',
+    );
   }
+  // A list has one key per batched call, in batch order; "" marks a call sent without a key.
+  const key = items.length > 1 ? items[batchIndex] : (items[0] ?? '');
+  if (key === undefined) {
+    throw keyInvalid(headerName, `it lists ${items.length} keys, but this is call ${batchIndex + 1} of the batch`);
+  }
+  if (key === '' && items.length > 1) return undefined;
   if (key.length === 0) throw keyInvalid(headerName, 'it is empty');
   if (key.length > MAX_KEY_LENGTH)
     throw keyInvalid(headerName, `it is ${key.length} characters long, over ${MAX_KEY_LENGTH}`);

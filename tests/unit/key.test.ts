@@ -77,6 +77,12 @@ describe('parseKey', () => {
     expect(() => parseKey(header, 'h', 3)).toThrow(/lists 3 keys, but this is call 4/);
   });
 
+  it('rejects one plain or quoted key for a batch of several calls, from the second call on', () => {
+    expect(parseKey('k', 'h', 0)).toBe('k');
+    expect(() => parseKey('k', 'h', 1)).toThrow(/one key was sent for a batch of several calls/);
+    expect(() => parseKey('"k"', 'h', 1)).toThrow(/one key was sent for a batch/);
+  });
+
   it('rejects keys joined from repeated headers and values that are not strings', () => {
     expect(() => parseKey('k1, k2', 'h')).toThrow(/spaces/);
     expect(() => parseKey(['k1', 'k2'], 'h')).toThrow(/more than once/);
