@@ -20,7 +20,7 @@ export const ledgerKeys = {
   total: 'ledger:total',
 };
 
-export const execInput = z.object({
+const execInput = z.object({
   /** Names the operation in the ledger (usually the idempotency key). */
   tag: z.string(),
   /** How long the first execution of this tag runs, in ms. */

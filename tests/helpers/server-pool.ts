@@ -34,7 +34,7 @@ process.on('exit', () => {
   }
 });
 
-export interface CallContext {
+interface CallContext {
   key?: string | undefined;
   user?: string | undefined;
 }
@@ -124,7 +124,7 @@ export function startChildServers(n: number, config: ChildConfig): Promise<Child
 }
 
 /** The tRPC error code of a failed call, `'TRANSPORT'` when no tRPC answer came back at all. */
-export function codeOf(error: unknown): string {
+function codeOf(error: unknown): string {
   if (error instanceof TRPCClientError) {
     const code = (error.data as { code?: string } | undefined)?.code;
     return code ?? 'TRANSPORT';
