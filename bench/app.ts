@@ -52,16 +52,14 @@ export function makeBenchApp(middleware: BenchMiddleware | undefined) {
       orders += 1;
       return { id: `order-${orders}`, sku: input.sku, ok: true };
     }),
-    slow: timedProcedure
-      .input(z.object({ ms: z.number() }))
-      .mutation(async ({ input, ctx }) => {
-        log.executions += 1;
-        await sleep(input.ms);
-        log.finishedAt[String(ctx.headers['idempotency-key'])] = clock();
-        // ctx is copied shallowly down the chain, so `timed` sees this through the shared trace object.
-        ctx.trace.ran = true;
-        return { n: log.executions };
-      }),
+    slow: timedProcedure.input(z.object({ ms: z.number() })).mutation(async ({ input, ctx }) => {
+      log.executions += 1;
+      await sleep(input.ms);
+      log.finishedAt[String(ctx.headers['idempotency-key'])] = clock();
+      // ctx is copied shallowly down the chain, so `timed` sees this through the shared trace object.
+      ctx.trace.ran = true;
+      return { n: log.executions };
+    }),
     /** Outside any contender: lets the parent read and reset a child server's log. */
     log: t.procedure.query(() => log),
     reset: t.procedure.mutation(() => {
@@ -73,8 +71,6 @@ export function makeBenchApp(middleware: BenchMiddleware | undefined) {
   });
 
   const createCaller = t.createCallerFactory(router);
-  const caller = (key?: string) =>
-    createCaller(benchContext(key === undefined ? {} : { 'idempotency-key': key }));
+  const caller = (key?: string) => createCaller(benchContext(key === undefined ? {} : { 'idempotency-key': key }));
   return { router, caller, log };
 }
-

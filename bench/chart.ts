@@ -33,7 +33,9 @@ function panel(p: Panel, results: ContenderResult[], x: number, y: number): { sv
       const w = Number.isFinite(v) ? Math.max(1, (v / top) * BAR_W) : 0;
       const by = cy + i * BAR_H;
       out.push(`<rect x="${x + LABEL_W}" y="${by}" width="${w.toFixed(1)}" height="${BAR_H - 2}" fill="${s.color}"/>`);
-      out.push(`<text x="${(x + LABEL_W + w + 4).toFixed(1)}" y="${by + BAR_H - 3}" class="value">${esc(Number.isFinite(v) ? p.format(v) : 'n/a')}</text>`);
+      out.push(
+        `<text x="${(x + LABEL_W + w + 4).toFixed(1)}" y="${by + BAR_H - 3}" class="value">${esc(Number.isFinite(v) ? p.format(v) : 'n/a')}</text>`,
+      );
     });
     cy += groupH + GAP;
   }

@@ -95,7 +95,12 @@ for (const s of subjects) {
   const sample = samples.get(s)!;
   const trial = trials.get(s)!;
   s.result.latency = { first: distribution(sample.first), replay: distribution(sample.replay) };
-  s.result.throughput = { unique: median(trial.unique), replay: median(trial.replay), errors: trial.errors, trials: trial };
+  s.result.throughput = {
+    unique: median(trial.unique),
+    replay: median(trial.replay),
+    errors: trial.errors,
+    trials: trial,
+  };
   s.result.leak = { inFlight: s.instance.inFlight() };
   await s.instance.close();
   await s.probe?.close();

@@ -9,7 +9,7 @@ const scale = Number(process.env.BENCH_SCALE ?? 1);
 export const PLAN = {
   memoryRecords: 100,
   costCalls: 200,
-  latencyCalls: Math.max(100, Math.round(1000 * scale / 5) * 5),
+  latencyCalls: Math.max(100, Math.round((1000 * scale) / 5) * 5),
   throughputMs: Math.max(300, Math.round(1200 * scale)),
   concurrency: 32,
   duplicates: 50,
@@ -56,7 +56,12 @@ export interface Subject {
   result: Partial<ContenderResult> & { id: string; label: string };
 }
 
-export function subject(contender: Contender, instance: Instance, probe: RedisProbe | undefined, runId: string): Subject {
+export function subject(
+  contender: Contender,
+  instance: Instance,
+  probe: RedisProbe | undefined,
+  runId: string,
+): Subject {
   return {
     contender,
     instance,
@@ -122,7 +127,11 @@ export async function latencyBlock(s: Subject, block: number, samples: number[])
 }
 
 /** Calls per second at a fixed concurrency for `ms`: unique keys, or replays of the latency keys. */
-export async function throughputTrial(s: Subject, kind: 'unique' | 'replay', trial: number): Promise<{ rate: number; errors: number }> {
+export async function throughputTrial(
+  s: Subject,
+  kind: 'unique' | 'replay',
+  trial: number,
+): Promise<{ rate: number; errors: number }> {
   let next = 0;
   let done = 0;
   let errors = 0;
@@ -154,7 +163,9 @@ export async function measureWakeInProcess(s: Subject): Promise<void> {
 }
 
 /** Waiters are the calls that did not run the resolver and succeeded; errors are counted apart. */
-function wake(rounds: { completions: Completion[]; finishedAt: number | undefined; remoteOnly?: (c: Completion) => boolean }[]): WakeResult {
+function wake(
+  rounds: { completions: Completion[]; finishedAt: number | undefined; remoteOnly?: (c: Completion) => boolean }[],
+): WakeResult {
   const delays: number[] = [];
   let executions = 0;
   let errors = 0;

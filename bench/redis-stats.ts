@@ -60,7 +60,12 @@ export class RedisProbe {
         commands += d;
       }
     }
-    return { commands, byCommand, roundTrips: after.reads - before.reads - 1, cpuMicros: after.cpuMicros - before.cpuMicros };
+    return {
+      commands,
+      byCommand,
+      roundTrips: after.reads - before.reads - 1,
+      cpuMicros: after.cpuMicros - before.cpuMicros,
+    };
   }
 
   /** Bytes of every key, with their count; exact (SAMPLES 0). */

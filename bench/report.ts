@@ -13,7 +13,8 @@ const peers = (results: ContenderResult[]) => results.filter((r) => info(r)?.red
 const oursOnRedis = (results: ContenderResult[]) => results.filter((r) => info(r)?.redis && info(r)?.ours);
 
 const fmt = (v: number | undefined, digits = 2) => (v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(digits));
-const ms = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? '–' : v < 10 ? `${v.toFixed(2)} ms` : `${v.toFixed(0)} ms`);
+const ms = (v: number | undefined) =>
+  v === undefined || !Number.isFinite(v) ? '–' : v < 10 ? `${v.toFixed(2)} ms` : `${v.toFixed(0)} ms`;
 const perSec = (v: number) => `${Math.round(v).toLocaleString('en-US')}/s`;
 const times = (v: number) => (Number.isFinite(v) ? `${v.toFixed(1)}×` : '–');
 
@@ -42,7 +43,17 @@ function wakeCell(w: WakeResult | undefined): [string, string] {
 function tables(results: ContenderResult[]): string[] {
   const best = bestPeer(results);
   const cost = table(
-    ['contender', 'round trips: first', 'replay', 'commands: first', 'replay', 'Redis CPU µs: first', 'replay', 'bytes/record', `commands: 1 call → ${PLAN.duplicates} dups`],
+    [
+      'contender',
+      'round trips: first',
+      'replay',
+      'commands: first',
+      'replay',
+      'Redis CPU µs: first',
+      'replay',
+      'bytes/record',
+      `commands: 1 call → ${PLAN.duplicates} dups`,
+    ],
     results
       .filter((r) => r.cost)
       .map((r) => [
@@ -58,7 +69,16 @@ function tables(results: ContenderResult[]): string[] {
       ]),
   );
   const speed = table(
-    ['contender', 'first p50', 'p99', 'replay p50', 'p99', `unique/s @${PLAN.concurrency}`, `replays/s @${PLAN.concurrency}`, 'vs best peer: replay p50 · unique/s · replay/s'],
+    [
+      'contender',
+      'first p50',
+      'p99',
+      'replay p50',
+      'p99',
+      `unique/s @${PLAN.concurrency}`,
+      `replays/s @${PLAN.concurrency}`,
+      'vs best peer: replay p50 · unique/s · replay/s',
+    ],
     results.map((r) => [
       r.label,
       ms(r.latency.first.p50),
@@ -73,7 +93,13 @@ function tables(results: ContenderResult[]): string[] {
     ]),
   );
   const wake = table(
-    ['contender', 'wake, same process: median / max', 'runs / errors', 'wake, other process: median / max', 'runs / errors'],
+    [
+      'contender',
+      'wake, same process: median / max',
+      'runs / errors',
+      'wake, other process: median / max',
+      'runs / errors',
+    ],
     results.map((r) => [r.label, ...wakeCell(r.wakeInProcess), ...wakeCell(r.wakeCrossProcess)]),
   );
   return [cost, speed, wake];
@@ -90,7 +116,11 @@ export function targets(results: ContenderResult[]): Verdict[] {
     const dup = r.duplicates ? r.duplicates.fifty / r.duplicates.one : Number.NaN;
     verdicts.push(
       { target: `${name}: replay costs 1 round trip`, measured: `${fmt(replayRt)} per replay`, met: replayRt <= 1.05 },
-      { target: `${name}: first execution ≤ 2 round trips`, measured: `${fmt(firstRt)} per call`, met: firstRt <= 2.05 },
+      {
+        target: `${name}: first execution ≤ 2 round trips`,
+        measured: `${fmt(firstRt)} per call`,
+        met: firstRt <= 2.05,
+      },
       {
         target: `${name}: cross-process wake median ≤ 2 ms`,
         measured: `${ms(wake)} (max ${ms(r.wakeCrossProcess?.maxMs)}, ${r.wakeCrossProcess?.waiters ?? 0} waiters)`,
@@ -102,7 +132,11 @@ export function targets(results: ContenderResult[]): Verdict[] {
           ['unique-key throughput', r.throughput.unique / best.unique],
           ['replay throughput', r.throughput.replay / best.replay],
         ] as const
-      ).map(([what, ratio]) => ({ target: `${name}: ${what} ≥ 1.5× best peer`, measured: times(ratio), met: ratio >= 1.5 })),
+      ).map(([what, ratio]) => ({
+        target: `${name}: ${what} ≥ 1.5× best peer`,
+        measured: times(ratio),
+        met: ratio >= 1.5,
+      })),
       {
         target: `${name}: ${PLAN.duplicates} in-process duplicates cost O(1) commands`,
         measured: `${r.duplicates?.one} commands for 1 call, ${r.duplicates?.fifty} for ${PLAN.duplicates} (${times(dup)})`,
@@ -122,12 +156,19 @@ export interface Leak {
 
 export function printReport(results: ContenderResult[], verdicts: Verdict[], leak: Leak): void {
   const [cost, speed, wake] = tables(results);
-  console.log(`\nRedis cost per call (${PLAN.costCalls} sequential calls; commands include those run inside Lua)\n${cost}`);
-  console.log(`\nLatency through createCaller (${PLAN.latencyCalls} sequential calls each) and throughput (median of ${PLAN.trials} trials of ${PLAN.throughputMs} ms at concurrency ${PLAN.concurrency}), interleaved across contenders\n${speed}`);
-  console.log(`\n${PLAN.duplicates} concurrent duplicates, resolver sleeps ${PLAN.slowMs} ms (${PLAN.wakeRounds} rounds; wake = waiter done − holder's resolver done)\n${wake}`);
+  console.log(
+    `\nRedis cost per call (${PLAN.costCalls} sequential calls; commands include those run inside Lua)\n${cost}`,
+  );
+  console.log(
+    `\nLatency through createCaller (${PLAN.latencyCalls} sequential calls each) and throughput (median of ${PLAN.trials} trials of ${PLAN.throughputMs} ms at concurrency ${PLAN.concurrency}), interleaved across contenders\n${speed}`,
+  );
+  console.log(
+    `\n${PLAN.duplicates} concurrent duplicates, resolver sleeps ${PLAN.slowMs} ms (${PLAN.wakeRounds} rounds; wake = waiter done − holder's resolver done)\n${wake}`,
+  );
   console.log('\nLeak check after the load (all contenders idle, none closed yet)');
   for (const r of results) {
-    if (r.leak.inFlight !== undefined) console.log(`  ${r.leak.inFlight === 0 ? 'ok  ' : 'LEAK'} ${r.label}: inFlight ${r.leak.inFlight}`);
+    if (r.leak.inFlight !== undefined)
+      console.log(`  ${r.leak.inFlight === 0 ? 'ok  ' : 'LEAK'} ${r.label}: inFlight ${r.leak.inFlight}`);
   }
   console.log(
     `  ${leak.timersAfter <= leak.timersBefore ? 'ok  ' : 'LEAK'} timers (process.getActiveResourcesInfo): ${leak.timersBefore} before the load, ${leak.timersAfter} after; all active resources ${leak.resourcesBefore} → ${leak.resourcesAfter}`,

@@ -18,6 +18,3 @@ export interface Distribution {
 export function distribution(samples: number[]): Distribution {
   return { p50: quantile(samples, 0.5), p99: quantile(samples, 0.99), n: samples.length };
 }
-
-const round = (value: number, digits = 2) =>
-  Number.isFinite(value) ? Math.round(value * 10 ** digits) / 10 ** digits : null;

@@ -55,8 +55,7 @@ export function stillRunning(path: string, waitedMs: number): TRPCError {
 export function storeUnavailable(cause: unknown): TRPCError {
   return new TRPCError({
     code: IDEMPOTENCY_ERROR_CODES.storeUnavailable,
-    message:
-      'The idempotency store is unavailable, so the call was not run. Retry with the same key shortly.',
+    message: 'The idempotency store is unavailable, so the call was not run. Retry with the same key shortly.',
     cause,
   });
 }

@@ -82,7 +82,13 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
 
   function emit(call: Call<unknown>, type: IdempotencyEvent['type'], extra?: Partial<IdempotencyEvent>): void {
     try {
-      config.onEvent?.({ type, path: call.path, key: call.id, durationMs: performance.now() - call.startedAt, ...extra });
+      config.onEvent?.({
+        type,
+        path: call.path,
+        key: call.id,
+        durationMs: performance.now() - call.startedAt,
+        ...extra,
+      });
     } catch {
       // A logging hook must not change the outcome of a call.
     }
@@ -109,7 +115,9 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
   }
 
   /** Claims the record id; replays, runs, or waits on the store's notifications and tries again. */
-  async function lead<R extends CallOutcome>(call: Call<R>): Promise<{ answer: Answer<R>; record: StoredRecord | null }> {
+  async function lead<R extends CallOutcome>(
+    call: Call<R>,
+  ): Promise<{ answer: Answer<R>; record: StoredRecord | null }> {
     let watch: Watch | undefined;
     let waited = false;
     try {
@@ -153,12 +161,18 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
       throw error;
     }
     keeper.stop();
-    const record = recordFor(result, { fingerprint: call.fingerprint, maxResultBytes: config.maxResultBytes, cacheErrors: config.cacheErrors });
+    const record = recordFor(result, {
+      fingerprint: call.fingerprint,
+      maxResultBytes: config.maxResultBytes,
+      cacheErrors: config.cacheErrors,
+    });
     try {
       if (!record) {
         await store.release(lease);
       } else if (!(await store.complete(lease, record, ttlSeconds))) {
-        emit(call, 'lock-lost', { error: new Error('another holder took the lock or stored a record first; this result was not stored') });
+        emit(call, 'lock-lost', {
+          error: new Error('another holder took the lock or stored a record first; this result was not stored'),
+        });
       }
     } catch (error) {
       // The resolver ran: return its result rather than invite a retry that would run it again.
@@ -176,7 +190,8 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
       try {
         if (!(await store.extend(lease, lockTtlMs))) {
           // Once stopped, the completion itself may have released the lock: that is no loss.
-          if (!stopped) emit(call, 'lock-lost', { error: new Error('the lock expired or was taken while the resolver ran') });
+          if (!stopped)
+            emit(call, 'lock-lost', { error: new Error('the lock expired or was taken while the resolver ran') });
           return;
         }
       } catch (error) {
@@ -214,7 +229,10 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
     });
     const opened = await Promise.race([opening.catch(() => sleepOnly), late]).finally(() => clearTimeout(timer));
     if (opened) return opened;
-    opening.then((w) => w.close(), () => {});
+    opening.then(
+      (w) => w.close(),
+      () => {},
+    );
     return sleepOnly;
   }
 

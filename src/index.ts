@@ -1,11 +1,11 @@
-export { createIdempotency, type Idempotency } from './idempotency';
-export type { IdempotencyOptions } from './options';
+export { IDEMPOTENCY_ERROR_CODES, IdempotencyConfigError } from './errors';
 export type { IdempotencyEvent } from './events';
+export { createIdempotency, type Idempotency } from './idempotency';
 export type { HeadersLike, IdempotencyContext, UserId } from './key';
 export { MAX_KEY_LENGTH } from './key';
-export { IDEMPOTENCY_ERROR_CODES, IdempotencyConfigError } from './errors';
-export { REPLAY_HEADER } from './replay-header';
-export { redisStore, type RedisStoreOptions } from './store/redis';
-export { memoryStore, type MemoryStoreOptions } from './store/memory';
-export type { IdempotencyStore, Claim, Lease, Watch } from './store/store';
+export type { IdempotencyOptions } from './options';
 export type { StoredRecord } from './record';
+export { REPLAY_HEADER } from './replay-header';
+export { type MemoryStoreOptions, memoryStore } from './store/memory';
+export { type RedisStoreOptions, redisStore } from './store/redis';
+export type { Claim, IdempotencyStore, Lease, Watch } from './store/store';

@@ -4,10 +4,7 @@ import superjson from 'superjson';
 import { inputNotFingerprintable, keyInvalid } from './errors';
 
 /** Request headers as tRPC adapters expose them: a fetch `Headers` or Node's `IncomingHttpHeaders`. */
-export type HeadersLike =
-  | Headers
-  | IncomingHttpHeaders
-  | Record<string, string | string[] | undefined>;
+export type HeadersLike = Headers | IncomingHttpHeaders | Record<string, string | string[] | undefined>;
 
 /**
  * The context the default key reader understands: `ctx.headers` (what you put there in
@@ -113,8 +110,7 @@ export function parseKey(raw: unknown, headerName: string, batchIndex = 0): stri
   if (key.length === 0) throw keyInvalid(headerName, 'it is empty');
   if (key.length > MAX_KEY_LENGTH)
     throw keyInvalid(headerName, `it is ${key.length} characters long, over ${MAX_KEY_LENGTH}`);
-  if (!VISIBLE_ASCII.test(key))
-    throw keyInvalid(headerName, 'it contains spaces, control or non-ASCII characters');
+  if (!VISIBLE_ASCII.test(key)) throw keyInvalid(headerName, 'it contains spaces, control or non-ASCII characters');
   return key;
 }
 

@@ -61,7 +61,11 @@ export function parseOptions<S extends z.ZodType>(schema: S, options: unknown, w
   const parsed = schema.safeParse(options ?? {});
   if (parsed.success) return parsed.data;
   const problems = parsed.error.issues.map((issue) => {
-    const name = issue.path.length ? issue.path.join('.') : issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : '(options)';
+    const name = issue.path.length
+      ? issue.path.join('.')
+      : issue.code === 'unrecognized_keys'
+        ? issue.keys.join(', ')
+        : '(options)';
     return `  - ${name}: ${issue.message}`;
   });
   return failConfig(`${where}: invalid options\n${problems.join('\n')}`);
@@ -85,4 +89,3 @@ export function resolveOptions<TContext>(options: IdempotencyOptions<TContext>) 
     onEvent: options.onEvent,
   };
 }
-

@@ -1,5 +1,5 @@
-import { TRPCError } from '@trpc/server';
 import type { TRPC_ERROR_CODE_KEY } from '@trpc/server';
+import { TRPCError } from '@trpc/server';
 import superjson from 'superjson';
 import { resultNotReplayable } from './errors';
 

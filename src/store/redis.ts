@@ -3,13 +3,13 @@ import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { Lock } from 'redlock';
 import { z } from 'zod';
-import { decodeRecord, encodeRecord, type StoredRecord } from '../record';
 import { parseOptions } from '../options';
+import { decodeRecord, encodeRecord, type StoredRecord } from '../record';
+import { ScriptBatcher } from './batch';
 import { assertConnected, bounded } from './bounded';
 import { Notifier } from './notifier';
 import { QuorumLock } from './quorum';
 import { RecordCache } from './record-cache';
-import { ScriptBatcher } from './batch';
 import { CLAIM, COMPLETE, RELEASE } from './scripts';
 import type { Claim, IdempotencyStore, Lease } from './store';
 import { mapWatch } from './watch';
@@ -44,7 +44,11 @@ export interface RedisStoreOptions {
 }
 
 const client = z.custom<Redis | Cluster>(
-  (v) => typeof v === 'object' && v !== null && typeof (v as Redis).evalsha === 'function' && typeof (v as Redis).duplicate === 'function',
+  (v) =>
+    typeof v === 'object' &&
+    v !== null &&
+    typeof (v as Redis).evalsha === 'function' &&
+    typeof (v as Redis).duplicate === 'function',
   { message: 'expected an ioredis Redis or Cluster instance' },
 );
 
@@ -55,7 +59,8 @@ const schema = z
       .array(client)
       .min(1)
       .refine((c) => c.length % 2 === 1, {
-        message: 'needs an odd number of masters (1, 3, 5…): Redlock needs a strict majority, and an even split can hang',
+        message:
+          'needs an odd number of masters (1, 3, 5…): Redlock needs a strict majority, and an even split can hang',
       })
       .optional(),
     prefix: z
@@ -69,7 +74,11 @@ const schema = z
         z
           .object({
             maxEntries: z.number().int().nonnegative().default(10_000),
-            maxBytes: z.number().int().nonnegative().default(16 * 1024 * 1024),
+            maxBytes: z
+              .number()
+              .int()
+              .nonnegative()
+              .default(16 * 1024 * 1024),
           })
           .strict(),
       ])
@@ -92,11 +101,13 @@ interface RedisLease extends Lease {
  * @see https://www.npmjs.com/package/trpc-idempotency#redis
  */
 export function redisStore(options: RedisStoreOptions): IdempotencyStore {
-  const { redis, lockClients, prefix, commandTimeoutMs: timeoutMs, cache: cacheOptions } = parseOptions(
-    schema,
-    options,
-    'redisStore',
-  );
+  const {
+    redis,
+    lockClients,
+    prefix,
+    commandTimeoutMs: timeoutMs,
+    cache: cacheOptions,
+  } = parseOptions(schema, options, 'redisStore');
   const cache = new RecordCache(cacheOptions ? cacheOptions.maxEntries : 0, cacheOptions ? cacheOptions.maxBytes : 0);
   // With the record store as the only lock member, claim and lock are one script (one round trip).
   const fused = !lockClients || (lockClients.length === 1 && lockClients[0] === redis);

@@ -25,7 +25,10 @@ const record = (body: string): StoredRecord => ({ status: 'ok', fingerprint: 'f'
  * Every semantics row of the middleware, against one store. `makeStore` is called once per suite;
  * `teardown` runs after it.
  */
-export function describeStoreContract(name: string, setup: () => Promise<{ store: IdempotencyStore; teardown: () => Promise<void> }>) {
+export function describeStoreContract(
+  name: string,
+  setup: () => Promise<{ store: IdempotencyStore; teardown: () => Promise<void> }>,
+) {
   describe(`store contract: ${name}`, () => {
     let store: IdempotencyStore;
     let teardown: () => Promise<void>;
@@ -150,7 +153,10 @@ export function describeStoreContract(name: string, setup: () => Promise<{ store
       const first = holder.caller(key).slow({ ms: 400 });
       await sleep(30);
       const started = Date.now();
-      const error = await waiter.caller(key).slow({ ms: 400 }).catch((e: unknown) => e);
+      const error = await waiter
+        .caller(key)
+        .slow({ ms: 400 })
+        .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(TRPCError);
       expect((error as TRPCError).code).toBe('CONFLICT');
       expect((error as TRPCError).message).toMatch(/Retry later with the same key/);
@@ -172,7 +178,10 @@ export function describeStoreContract(name: string, setup: () => Promise<{ store
       const app = makeApp({ store, cacheErrors: (e) => e.code === 'BAD_REQUEST' });
       const key = fresh();
       await expect(app.caller(key).fail({ sku: 'a' })).rejects.toThrow('out of stock (1)');
-      const error = await app.caller(key).fail({ sku: 'a' }).catch((e: unknown) => e);
+      const error = await app
+        .caller(key)
+        .fail({ sku: 'a' })
+        .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(TRPCError);
       expect((error as TRPCError).code).toBe('BAD_REQUEST');
       expect((error as TRPCError).message).toBe('out of stock (1)');
@@ -183,10 +192,16 @@ export function describeStoreContract(name: string, setup: () => Promise<{ store
       const holder = makeApp({ store, lockTtlMs: 5_000, waitTimeoutMs: 8_000 });
       const waiter = makeApp({ store, lockTtlMs: 5_000, waitTimeoutMs: 8_000 });
       const key = fresh();
-      const failing = holder.caller(key).fail({ sku: 'a', ms: 200 }).catch((e: unknown) => e);
+      const failing = holder
+        .caller(key)
+        .fail({ sku: 'a', ms: 200 })
+        .catch((e: unknown) => e);
       await sleep(20);
       const started = Date.now();
-      const second = await waiter.caller(key).fail({ sku: 'a', ms: 0 }).catch((e: unknown) => e);
+      const second = await waiter
+        .caller(key)
+        .fail({ sku: 'a', ms: 0 })
+        .catch((e: unknown) => e);
       await failing;
       expect((second as TRPCError).message).toBe('out of stock (1)');
       expect(holder.runs.fail + waiter.runs.fail).toBe(2);

@@ -28,7 +28,12 @@ describe('long mutation and lost locks', () => {
     [store, ledgerServer] = await Promise.all([startRedis(), startRedis()]);
     ledger = new Redis(ledgerServer.url);
     redis = new Redis(store.url);
-    servers = await startChildServers(3, { redis: { url: store.url }, ledgerUrl: ledgerServer.url, lockTtlMs, waitTimeoutMs: 15_000 });
+    servers = await startChildServers(3, {
+      redis: { url: store.url },
+      ledgerUrl: ledgerServer.url,
+      lockTtlMs,
+      waitTimeoutMs: 15_000,
+    });
   }, 60_000);
 
   afterAll(async () => {
@@ -40,7 +45,12 @@ describe('long mutation and lost locks', () => {
 
   type Result = { n: number; nonce: string; pid: number };
   const call = (s: ChildServer, key: string, ms: number, thenMs?: number): Promise<Settled<Result>> =>
-    settle(s.client.exec.mutate({ tag: key, ms, ...(thenMs === undefined ? {} : { thenMs }) }, { context: { key, user: 'fay' } }));
+    settle(
+      s.client.exec.mutate(
+        { tag: key, ms, ...(thenMs === undefined ? {} : { thenMs }) },
+        { context: { key, user: 'fay' } },
+      ),
+    );
   const started = async (key: string) => Number(await ledger.get(ledgerKeys.started(key)));
   const lockKey = (key: string) => `idem:{${scopeKey('fay', 'exec', key)}}:l`;
   const eventsFor = (s: ChildServer, type: string) => s.events.filter((e) => e.type === type);

@@ -21,7 +21,12 @@ describe('Redis dies while a mutation runs, with waiters in other processes', ()
   beforeAll(async () => {
     [store, ledgerServer] = await Promise.all([startRedis(), startRedis()]);
     ledger = new Redis(ledgerServer.url);
-    servers = await startChildServers(3, { redis: { url: store.url }, ledgerUrl: ledgerServer.url, lockTtlMs, waitTimeoutMs });
+    servers = await startChildServers(3, {
+      redis: { url: store.url },
+      ledgerUrl: ledgerServer.url,
+      lockTtlMs,
+      waitTimeoutMs,
+    });
   }, 60_000);
 
   afterAll(async () => {

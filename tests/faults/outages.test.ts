@@ -54,7 +54,12 @@ describe('Redis outages with ioredis on default options', () => {
       return { ok: true as const, value, ms: performance.now() - startedAt };
     } catch (error) {
       expect(error).toBeInstanceOf(TRPCError);
-      return { ok: false as const, code: (error as TRPCError).code, message: (error as TRPCError).message, ms: performance.now() - startedAt };
+      return {
+        ok: false as const,
+        code: (error as TRPCError).code,
+        message: (error as TRPCError).message,
+        ms: performance.now() - startedAt,
+      };
     }
   }
 
@@ -77,7 +82,10 @@ describe('Redis outages with ioredis on default options', () => {
     const first = makeCaller(stores[0]!);
     const second = makeCaller(stores[1]!);
     const key = fresh('warm');
-    await Promise.all([first.call(key).pay({ amount: 1, ms: 100 }), sleep(20).then(() => second.call(key).pay({ amount: 1, ms: 100 }))]);
+    await Promise.all([
+      first.call(key).pay({ amount: 1, ms: 100 }),
+      sleep(20).then(() => second.call(key).pay({ amount: 1, ms: 100 })),
+    ]);
   }, 30_000);
 
   afterAll(async () => {

@@ -47,8 +47,11 @@ const send = (message: unknown) => {
 };
 
 // Every client on ioredis' DEFAULT options: the library must bound its calls by itself.
-const redis: Redis | Cluster = 'cluster' in config.redis ? new Cluster(config.redis.cluster) : new Redis(config.redis.url);
-const lockClients = config.lockUrls?.map((url) => (url === ('url' in config.redis ? config.redis.url : '') ? redis : new Redis(url)));
+const redis: Redis | Cluster =
+  'cluster' in config.redis ? new Cluster(config.redis.cluster) : new Redis(config.redis.url);
+const lockClients = config.lockUrls?.map((url) =>
+  url === ('url' in config.redis ? config.redis.url : '') ? redis : new Redis(url),
+);
 const ledger = new Redis(config.ledgerUrl);
 const clients = [redis, ledger, ...(lockClients ?? []).filter((c) => c !== redis)];
 // ioredis logs unhandled 'error' events; outages are expected here.

@@ -22,11 +22,16 @@ export async function startCluster(masters = 3): Promise<RedisClusterServers> {
   const ports = await Promise.all(Array.from({ length: masters }, () => freePort()));
   const nodes = await Promise.all(
     ports.map((port) =>
-      startRedis(['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '2000'], port),
+      startRedis(
+        ['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '2000'],
+        port,
+      ),
     ),
   );
   try {
-    await run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-yes'], { timeout: 20_000 });
+    await run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-yes'], {
+      timeout: 20_000,
+    });
     const deadline = Date.now() + 20_000;
     for (;;) {
       const infos = await Promise.all(ports.map(clusterInfo));

@@ -43,7 +43,11 @@ const { value: valueArb } = fc.letrec<{ value: unknown }>((tie) => ({
     fc.constant('L'.repeat(40_000)),
     fc.array(tie('value'), { maxLength: 4 }),
     // `__proto__` keys are left to their own regression test below.
-    fc.dictionary(fc.string({ maxLength: 8 }).filter((k) => k !== '__proto__'), tie('value'), { maxKeys: 4, noNullPrototype: true }),
+    fc.dictionary(
+      fc.string({ maxLength: 8 }).filter((k) => k !== '__proto__'),
+      tie('value'),
+      { maxKeys: 4, noNullPrototype: true },
+    ),
     fc.map(fc.string({ maxLength: 5 }), tie('value'), { maxKeys: 3 }),
     fc.uniqueArray(fc.oneof(fc.integer(), fc.string({ maxLength: 4 })), { maxLength: 4 }).map((xs) => new Set(xs)),
   ),
@@ -97,18 +101,31 @@ describe('hostile and random input (property-based)', () => {
       a: echo('a'),
       b: echo('b'),
       // toJSON runs inside JSON.stringify, so superjson cannot serialize this result.
-      unserializable: procedure.mutation(() => ({ id: runs.push({ path: 'a', user: null, input: 0, execution: 0 }), toJSON: () => { throw new Error('no JSON for you'); } })),
-      huge: procedure.mutation(() => ({ id: runs.push({ path: 'a', user: null, input: 0, execution: 0 }), blob: 'h'.repeat(MAX_RESULT_BYTES + 1) })),
+      unserializable: procedure.mutation(() => ({
+        id: runs.push({ path: 'a', user: null, input: 0, execution: 0 }),
+        toJSON: () => {
+          throw new Error('no JSON for you');
+        },
+      })),
+      huge: procedure.mutation(() => ({
+        id: runs.push({ path: 'a', user: null, input: 0, execution: 0 }),
+        blob: 'h'.repeat(MAX_RESULT_BYTES + 1),
+      })),
     });
     const factory = t.createCallerFactory(router);
     return {
       idempotency,
       call: (key: RawKey, user: User) =>
-        factory({ headers: key === undefined ? {} : { 'idempotency-key': key }, user: user === null ? null : { id: user } }),
+        factory({
+          headers: key === undefined ? {} : { 'idempotency-key': key },
+          user: user === null ? null : { id: user },
+        }),
     };
   }
 
-  async function attempt(promise: Promise<unknown>): Promise<{ ok: true; value: Echo } | { ok: false; code: string; error: unknown }> {
+  async function attempt(
+    promise: Promise<unknown>,
+  ): Promise<{ ok: true; value: Echo } | { ok: false; code: string; error: unknown }> {
     try {
       return { ok: true, value: (await promise) as Echo };
     } catch (error) {
@@ -136,71 +153,80 @@ describe('hostile and random input (property-based)', () => {
       input: fc.nat(2),
     });
     await fc.assert(
-      fc.asyncProperty(fc.array(valueArb, { minLength: 3, maxLength: 3 }), fc.array(command, { minLength: 1, maxLength: 15 }), async (inputs, commands) => {
-        // A fresh Redis and a fresh store (its in-process record cache too) for every run.
-        await redis.flushall();
-        runs.length = 0;
-        const runStore = redisStore({ redis });
-        const app = makeCaller(runStore);
-        /** Model: (user, path, key) -> what the first execution stored. */
-        const model = new Map<string, { input: number; result: Echo; oversized: boolean }>();
-        /** Every success so far, for checking replays of hostile keys. */
-        const successes: { user: User; path: Path; input: number; result: Echo; oversized: boolean }[] = [];
-        const sameInput = (i: number, j: number) => i === j || isDeepStrictEqual(inputs[i], inputs[j]);
+      fc.asyncProperty(
+        fc.array(valueArb, { minLength: 3, maxLength: 3 }),
+        fc.array(command, { minLength: 1, maxLength: 15 }),
+        async (inputs, commands) => {
+          // A fresh Redis and a fresh store (its in-process record cache too) for every run.
+          await redis.flushall();
+          runs.length = 0;
+          const runStore = redisStore({ redis });
+          const app = makeCaller(runStore);
+          /** Model: (user, path, key) -> what the first execution stored. */
+          const model = new Map<string, { input: number; result: Echo; oversized: boolean }>();
+          /** Every success so far, for checking replays of hostile keys. */
+          const successes: { user: User; path: Path; input: number; result: Echo; oversized: boolean }[] = [];
+          const sameInput = (i: number, j: number) => i === j || isDeepStrictEqual(inputs[i], inputs[j]);
 
-        for (const cmd of commands) {
-          const before = runs.length;
-          const outcome = await attempt(app.call(cmd.key, cmd.user)[cmd.path](inputs[cmd.input]));
-          const ran = runs.length - before;
-          const label = JSON.stringify({ key: cmd.key, user: cmd.user, path: cmd.path, input: cmd.input });
+          for (const cmd of commands) {
+            const before = runs.length;
+            const outcome = await attempt(app.call(cmd.key, cmd.user)[cmd.path](inputs[cmd.input]));
+            const ran = runs.length - before;
+            const label = JSON.stringify({ key: cmd.key, user: cmd.user, path: cmd.path, input: cmd.input });
 
-          expect(ran, label).toBeLessThanOrEqual(1);
-          if (!outcome.ok) {
-            expect(DOCUMENTED.has(outcome.code), `${label}: ${outcome.code} ${String(outcome.error)}`).toBe(true);
-            expect(ran, label).toBe(0);
-          } else {
-            // A result never crosses users or procedures.
-            expect(outcome.value.user, label).toBe(cmd.user);
-            expect(outcome.value.path, label).toBe(cmd.path);
-            if (ran === 1) {
-              expect(outcome.value.execution, label).toBe(runs.length);
-              expect(outcome.value.input, label).toBe(inputs[cmd.input]);
-              const oversized = Buffer.byteLength(superjson.stringify(outcome.value)) > MAX_RESULT_BYTES;
-              successes.push({ user: cmd.user, path: cmd.path, input: cmd.input, result: outcome.value, oversized });
+            expect(ran, label).toBeLessThanOrEqual(1);
+            if (!outcome.ok) {
+              expect(DOCUMENTED.has(outcome.code), `${label}: ${outcome.code} ${String(outcome.error)}`).toBe(true);
+              expect(ran, label).toBe(0);
             } else {
-              // A replay: equal to an earlier result of this user, path and input.
-              const source = successes.filter((s) => s.user === cmd.user && s.path === cmd.path && sameInput(s.input, cmd.input));
-              expect(source.some((s) => isDeepStrictEqual(s.result, outcome.value)), label).toBe(true);
+              // A result never crosses users or procedures.
+              expect(outcome.value.user, label).toBe(cmd.user);
+              expect(outcome.value.path, label).toBe(cmd.path);
+              if (ran === 1) {
+                expect(outcome.value.execution, label).toBe(runs.length);
+                expect(outcome.value.input, label).toBe(inputs[cmd.input]);
+                const oversized = Buffer.byteLength(superjson.stringify(outcome.value)) > MAX_RESULT_BYTES;
+                successes.push({ user: cmd.user, path: cmd.path, input: cmd.input, result: outcome.value, oversized });
+              } else {
+                // A replay: equal to an earlier result of this user, path and input.
+                const source = successes.filter(
+                  (s) => s.user === cmd.user && s.path === cmd.path && sameInput(s.input, cmd.input),
+                );
+                expect(
+                  source.some((s) => isDeepStrictEqual(s.result, outcome.value)),
+                  label,
+                ).toBe(true);
+              }
             }
-          }
 
-          const key = modelledKey(cmd.key);
-          if (key === null) {
-            expect(outcome.ok && ran, label).toBe(1);
-          } else if (key === '?') {
-            const raw = Array.isArray(cmd.key) ? cmd.key.join('') : (cmd.key ?? '');
-            // Control characters and non-ASCII never make it into a key.
-            if (/[^\t\x20-\x7e]/.test(raw)) expect(!outcome.ok && outcome.code, label).toBe('BAD_REQUEST');
-          } else {
-            const id = JSON.stringify([cmd.user, cmd.path, key]);
-            const first = model.get(id);
-            if (!first) {
+            const key = modelledKey(cmd.key);
+            if (key === null) {
               expect(outcome.ok && ran, label).toBe(1);
-              const success = successes.at(-1)!;
-              model.set(id, { input: cmd.input, result: success.result, oversized: success.oversized });
-            } else if (!sameInput(first.input, cmd.input)) {
-              expect(!outcome.ok && outcome.code, label).toBe('UNPROCESSABLE_CONTENT');
-            } else if (first.oversized) {
-              expect(!outcome.ok && outcome.code, label).toBe('PRECONDITION_FAILED');
+            } else if (key === '?') {
+              const raw = Array.isArray(cmd.key) ? cmd.key.join('') : (cmd.key ?? '');
+              // Control characters and non-ASCII never make it into a key.
+              if (/[^\t\x20-\x7e]/.test(raw)) expect(!outcome.ok && outcome.code, label).toBe('BAD_REQUEST');
             } else {
-              expect(outcome.ok && ran, label).toBe(0);
-              expect(outcome.ok && outcome.value, label).toStrictEqual(first.result);
+              const id = JSON.stringify([cmd.user, cmd.path, key]);
+              const first = model.get(id);
+              if (!first) {
+                expect(outcome.ok && ran, label).toBe(1);
+                const success = successes.at(-1)!;
+                model.set(id, { input: cmd.input, result: success.result, oversized: success.oversized });
+              } else if (!sameInput(first.input, cmd.input)) {
+                expect(!outcome.ok && outcome.code, label).toBe('UNPROCESSABLE_CONTENT');
+              } else if (first.oversized) {
+                expect(!outcome.ok && outcome.code, label).toBe('PRECONDITION_FAILED');
+              } else {
+                expect(outcome.ok && ran, label).toBe(0);
+                expect(outcome.ok && outcome.value, label).toStrictEqual(first.result);
+              }
             }
           }
-        }
-        expect(app.idempotency.inFlight).toBe(0);
-        await runStore.close();
-      }),
+          expect(app.idempotency.inFlight).toBe(0);
+          await runStore.close();
+        },
+      ),
       { numRuns: 200 },
     );
   }, 90_000);
@@ -218,7 +244,9 @@ describe('hostile and random input (property-based)', () => {
           runs.length = 0;
           const stores = [redisStore({ redis }), redisStore({ redis })];
           const apps = [makeCaller(stores[0]), makeCaller(stores[1])];
-          const outcomes = await Promise.all(Array.from({ length: copies }, (_, i) => attempt(apps[i % 2]!.call(key, user)[path](input))));
+          const outcomes = await Promise.all(
+            Array.from({ length: copies }, (_, i) => attempt(apps[i % 2]!.call(key, user)[path](input))),
+          );
           await Promise.all(stores.map((s) => s.close()));
           const expectedRuns = modelledKey(key) === null ? copies : 1;
           expect(runs.length).toBeLessThanOrEqual(expectedRuns);
@@ -255,23 +283,33 @@ describe('hostile and random input (property-based)', () => {
     it.each([
       ['superjson cannot serialize it', 'unserializable', /superjson could not serialize/],
       ['it is over maxResultBytes', 'huge', /over maxResultBytes/],
-    ] as const)('when %s: the first caller gets it, replays and waiters get PRECONDITION_FAILED, nothing half-stored', async (_label, path, reason) => {
-      const app = makeCaller();
-      const key = `unreplayable-${path}-${Date.now()}`;
-      const before = runs.length;
-      const [first, ...waiters] = await Promise.all(Array.from({ length: 4 }, () => attempt(app.call(key, 'alice')[path](undefined))));
-      expect(first!.ok).toBe(true);
-      for (const w of waiters) expect(!w.ok && w.code).toBe('PRECONDITION_FAILED');
-      const replay = await attempt(makeCaller().call(key, 'alice')[path](undefined));
-      expect(!replay.ok && replay.code).toBe('PRECONDITION_FAILED');
-      expect(!replay.ok && String((replay.error as Error).message)).toMatch(reason);
-      expect(runs.length - before).toBe(1);
-      // Exactly one record (the "unreplayable" marker), no lock left behind.
-      const keys = await redis.keys('idem:*');
-      const mine = [];
-      for (const k of keys) if ((await redis.get(k))?.includes('unreplayable') && (await redis.get(k))?.includes(path === 'huge' ? 'maxResultBytes' : 'superjson')) mine.push(k);
-      expect(mine).toHaveLength(1);
-      expect(keys.filter((k) => k.endsWith(':l'))).toEqual([]);
-    });
+    ] as const)(
+      'when %s: the first caller gets it, replays and waiters get PRECONDITION_FAILED, nothing half-stored',
+      async (_label, path, reason) => {
+        const app = makeCaller();
+        const key = `unreplayable-${path}-${Date.now()}`;
+        const before = runs.length;
+        const [first, ...waiters] = await Promise.all(
+          Array.from({ length: 4 }, () => attempt(app.call(key, 'alice')[path](undefined))),
+        );
+        expect(first!.ok).toBe(true);
+        for (const w of waiters) expect(!w.ok && w.code).toBe('PRECONDITION_FAILED');
+        const replay = await attempt(makeCaller().call(key, 'alice')[path](undefined));
+        expect(!replay.ok && replay.code).toBe('PRECONDITION_FAILED');
+        expect(!replay.ok && String((replay.error as Error).message)).toMatch(reason);
+        expect(runs.length - before).toBe(1);
+        // Exactly one record (the "unreplayable" marker), no lock left behind.
+        const keys = await redis.keys('idem:*');
+        const mine = [];
+        for (const k of keys)
+          if (
+            (await redis.get(k))?.includes('unreplayable') &&
+            (await redis.get(k))?.includes(path === 'huge' ? 'maxResultBytes' : 'superjson')
+          )
+            mine.push(k);
+        expect(mine).toHaveLength(1);
+        expect(keys.filter((k) => k.endsWith(':l'))).toEqual([]);
+      },
+    );
   });
 });

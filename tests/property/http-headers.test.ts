@@ -83,10 +83,15 @@ describe('hostile headers and bodies over raw HTTP', () => {
     server = await startRedis();
     redis = new Redis(server.url);
     store = redisStore({ redis });
-    const t = initTRPC.context<{ headers: Record<string, string | string[] | undefined>; user: { id: string } | null }>().create({
-      transformer: superjson,
-    });
-    const idempotency = createIdempotency<{ headers: Record<string, string | string[] | undefined>; user: { id: string } | null }>({ store });
+    const t = initTRPC
+      .context<{ headers: Record<string, string | string[] | undefined>; user: { id: string } | null }>()
+      .create({
+        transformer: superjson,
+      });
+    const idempotency = createIdempotency<{
+      headers: Record<string, string | string[] | undefined>;
+      user: { id: string } | null;
+    }>({ store });
     const router = t.router({
       pay: t.procedure
         .use(idempotency.middleware)
@@ -116,25 +121,42 @@ describe('hostile headers and bodies over raw HTTP', () => {
 
   it('answers any repeated, latin1 or control-character Idempotency-Key header with a result or a documented error, never a 500', async () => {
     // Any byte but CR and LF (which would end the header line: request smuggling, not a key).
-    const byte = fc.integer({ min: 0, max: 255 }).filter((c) => c !== 10 && c !== 13).map((c) => String.fromCharCode(c));
-    const value = fc.oneof(fc.string({ unit: byte, maxLength: 40 }), fc.constantFrom('k1', '"k1"', 'k1, k1', '"k1", "k2"', ''));
+    const byte = fc
+      .integer({ min: 0, max: 255 })
+      .filter((c) => c !== 10 && c !== 13)
+      .map((c) => String.fromCharCode(c));
+    const value = fc.oneof(
+      fc.string({ unit: byte, maxLength: 40 }),
+      fc.constantFrom('k1', '"k1"', 'k1, k1', '"k1", "k2"', ''),
+    );
     await fc.assert(
-      fc.asyncProperty(fc.array(value, { minLength: 1, maxLength: 3 }), fc.constantFrom('u1', 'u2'), async (values, user) => {
-        const before = runs;
-        const response = await rawPost(port, '/pay', [['x-user', user], ...values.map((v): [string, string] => ['Idempotency-Key', v])], body(1));
-        const outcome = trpcOutcome(response);
-        expect(response.status).not.toBe(500);
-        if (outcome === null) {
-          // Refused by Node's HTTP parser before tRPC saw it (a control character, say).
-          expect(response.status).toBe(400);
-          expect(runs).toBe(before);
-        } else if (outcome !== 'ok') {
-          expect(DOCUMENTED.has(outcome), `${JSON.stringify(values)} -> ${outcome}`).toBe(true);
-          expect(runs).toBe(before);
-        } else {
-          expect((JSON.parse(response.body) as { result: { data: { json: { user: string } } } }).result.data.json.user).toBe(user);
-        }
-      }),
+      fc.asyncProperty(
+        fc.array(value, { minLength: 1, maxLength: 3 }),
+        fc.constantFrom('u1', 'u2'),
+        async (values, user) => {
+          const before = runs;
+          const response = await rawPost(
+            port,
+            '/pay',
+            [['x-user', user], ...values.map((v): [string, string] => ['Idempotency-Key', v])],
+            body(1),
+          );
+          const outcome = trpcOutcome(response);
+          expect(response.status).not.toBe(500);
+          if (outcome === null) {
+            // Refused by Node's HTTP parser before tRPC saw it (a control character, say).
+            expect(response.status).toBe(400);
+            expect(runs).toBe(before);
+          } else if (outcome !== 'ok') {
+            expect(DOCUMENTED.has(outcome), `${JSON.stringify(values)} -> ${outcome}`).toBe(true);
+            expect(runs).toBe(before);
+          } else {
+            expect(
+              (JSON.parse(response.body) as { result: { data: { json: { user: string } } } }).result.data.json.user,
+            ).toBe(user);
+          }
+        },
+      ),
       { numRuns: 150 },
     );
   }, 60_000);
@@ -142,7 +164,15 @@ describe('hostile headers and bodies over raw HTTP', () => {
   it('rejects a key sent twice in two header lines, instead of running it under a merged key', async () => {
     const key = `twice-${Date.now()}`;
     const before = runs;
-    const response = await rawPost(port, '/pay', [['Idempotency-Key', key], ['Idempotency-Key', key]], body(2));
+    const response = await rawPost(
+      port,
+      '/pay',
+      [
+        ['Idempotency-Key', key],
+        ['Idempotency-Key', key],
+      ],
+      body(2),
+    );
     expect(trpcOutcome(response)).toBe('BAD_REQUEST');
     expect(runs).toBe(before);
   });

@@ -56,7 +56,9 @@ describe('Redis round trips on the request path', () => {
 
   it('sends the scripts of concurrent calls in one pipeline: far fewer reads than two per call', async () => {
     const app = makeApp({ store: redisStore({ redis, cache: false }) });
-    const reads = await count(() => Promise.all(Array.from({ length: 50 }, (_, i) => app.caller(`batch-${i}`).other({ sku: 'a' }))));
+    const reads = await count(() =>
+      Promise.all(Array.from({ length: 50 }, (_, i) => app.caller(`batch-${i}`).other({ sku: 'a' }))),
+    );
     expect(app.runs.other).toBe(50);
     expect(reads).toBeLessThan(50);
   });
@@ -64,7 +66,9 @@ describe('Redis round trips on the request path', () => {
   it('costs O(1) round trips for N concurrent duplicates in one process', async () => {
     const app = makeApp({ store: redisStore({ redis, cache: false }) });
     const one = await count(() => app.caller('dup-1').slow({ ms: 50 }));
-    const fifty = await count(() => Promise.all(Array.from({ length: 50 }, () => app.caller('dup-50').slow({ ms: 50 }))));
+    const fifty = await count(() =>
+      Promise.all(Array.from({ length: 50 }, () => app.caller('dup-50').slow({ ms: 50 }))),
+    );
     expect(fifty).toBe(one);
     expect(app.runs.slow).toBe(2);
   });

@@ -59,7 +59,9 @@ async function main(): Promise<number> {
     waitTimeoutMs: 10_000,
   });
   const exec = (s: ChildServer, key: string, user: string, input: { ms: number; fail?: boolean; payload?: unknown }) =>
-    settle(s.client.exec.mutate({ tag: `${user}/${key}`, ...input }, { context: { key, user } }) as Promise<ExecResult>);
+    settle(
+      s.client.exec.mutate({ tag: `${user}/${key}`, ...input }, { context: { key, user } }) as Promise<ExecResult>,
+    );
 
   try {
     // Warm up every server, then take the idle baseline.
@@ -86,7 +88,8 @@ async function main(): Promise<number> {
           const r = await exec(pick(servers), c.key, c.user, { ms: c.ms });
           count(r);
           stats.replays += 1;
-          if (!r.ok || r.value.nonce !== c.nonce) stats.lostResults.push(`${c.user}/${c.key}: ${r.ok ? 'different result' : r.code}`);
+          if (!r.ok || r.value.nonce !== c.nonce)
+            stats.lostResults.push(`${c.user}/${c.key}: ${r.ok ? 'different result' : r.code}`);
         } else if (roll < 0.85) {
           const key = `b${++seq}`;
           const ms = 20 + Math.floor(Math.random() * 80);
@@ -103,13 +106,15 @@ async function main(): Promise<number> {
           const r = await exec(pick(servers), key, user, { ms: 5, fail: true });
           count(r);
           stats.failures += 1;
-          if (r.ok || r.code !== 'BAD_REQUEST') stats.unexpected.push(`failing call ${key}: ${r.ok ? 'succeeded' : r.code}`);
+          if (r.ok || r.code !== 'BAD_REQUEST')
+            stats.unexpected.push(`failing call ${key}: ${r.ok ? 'succeeded' : r.code}`);
         } else {
           const c = pick(completed);
           const r = await exec(pick(servers), c.key, c.user, { ms: c.ms, payload: 'different' });
           count(r);
           stats.mismatches += 1;
-          if (r.ok || r.code !== 'UNPROCESSABLE_CONTENT') stats.unexpected.push(`mismatch ${c.key}: ${r.ok ? 'succeeded' : r.code}`);
+          if (r.ok || r.code !== 'UNPROCESSABLE_CONTENT')
+            stats.unexpected.push(`mismatch ${c.key}: ${r.ok ? 'succeeded' : r.code}`);
         }
       }
     };
@@ -121,7 +126,8 @@ async function main(): Promise<number> {
         completed.slice(i, i + 50).map(async (c) => {
           const r = await exec(pick(servers), c.key, c.user, { ms: c.ms });
           count(r);
-          if (!r.ok || r.value.nonce !== c.nonce) stats.lostResults.push(`final ${c.user}/${c.key}: ${r.ok ? 'different result' : r.code}`);
+          if (!r.ok || r.value.nonce !== c.nonce)
+            stats.lostResults.push(`final ${c.user}/${c.key}: ${r.ok ? 'different result' : r.code}`);
         }),
       );
     }
@@ -152,15 +158,19 @@ async function main(): Promise<number> {
       const timers = (x: ChildStats) => x.resources.filter((r) => r === 'Timeout').length;
       if (timers(a) > timers(b)) leaks.push(`server ${s.pid}: ${timers(a) - timers(b)} timers more than at the start`);
       for (const [event, n] of Object.entries(a.redisListeners)) {
-        if (n > (b.redisListeners[event] ?? 0)) leaks.push(`server ${s.pid}: ${n - (b.redisListeners[event] ?? 0)} more ioredis '${event}' listeners`);
+        if (n > (b.redisListeners[event] ?? 0))
+          leaks.push(`server ${s.pid}: ${n - (b.redisListeners[event] ?? 0)} more ioredis '${event}' listeners`);
       }
     });
-    if (channels.length > 0) leaks.push(`${channels.length} pub/sub channels still subscribed: ${channels.slice(0, 5).join(', ')}`);
+    if (channels.length > 0)
+      leaks.push(`${channels.length} pub/sub channels still subscribed: ${channels.slice(0, 5).join(', ')}`);
     if (locks.length > 0) leaks.push(`${locks.length} lock keys left behind`);
 
     const mb = (b: number) => `${(b / 1024 / 1024).toFixed(1)} MB`;
     console.log(`duration:               ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    console.log(`calls:                  ${stats.calls} (new keys ${stats.newKeys}, replays ${stats.replays}, bursts ${stats.bursts}, failing ${stats.failures}, mismatches ${stats.mismatches})`);
+    console.log(
+      `calls:                  ${stats.calls} (new keys ${stats.newKeys}, replays ${stats.replays}, bursts ${stats.bursts}, failing ${stats.failures}, mismatches ${stats.mismatches})`,
+    );
     console.log(`unique completed keys:  ${tags.length}`);
     console.log(`executions (completed): ${executions}`);
     console.log(`duplicate executions:   ${duplicates.length}`);
@@ -185,7 +195,9 @@ async function main(): Promise<number> {
       ...stats.lostResults,
       ...stats.unexpected,
       ...leaks,
-      ...[...stats.errorsByCode.keys()].filter((code) => !EXPECTED_ERRORS.has(code)).map((code) => `unexpected error code ${code}`),
+      ...[...stats.errorsByCode.keys()]
+        .filter((code) => !EXPECTED_ERRORS.has(code))
+        .map((code) => `unexpected error code ${code}`),
     ];
     if (violations.length) {
       console.error(`VIOLATIONS (${violations.length}):\n  ${violations.slice(0, 30).join('\n  ')}`);

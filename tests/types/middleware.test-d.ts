@@ -37,7 +37,9 @@ describe('middleware types', () => {
       getUserId: (ctx) => ctx.session.userId,
     });
     initTRPC.context<Ctx>().create().procedure.use(idempotency.middleware);
-    expectTypeOf<Parameters<NonNullable<Parameters<typeof createIdempotency<Ctx>>[0]['getUserId']>>[0]>().toEqualTypeOf<Ctx>();
+    expectTypeOf<
+      Parameters<NonNullable<Parameters<typeof createIdempotency<Ctx>>[0]['getUserId']>>[0]
+    >().toEqualTypeOf<Ctx>();
   });
 
   it('exposes typed events and user ids', () => {

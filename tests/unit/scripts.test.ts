@@ -47,7 +47,7 @@ describe('Lua scripts', () => {
       expect(await redis.get('l3')).toBe('other');
     });
 
-    it('release leaves another token\'s lock alone', async () => {
+    it("release leaves another token's lock alone", async () => {
       await redis.set('l4', 'other', 'PX', 5000);
       expect(await runScript(redis, RELEASE, ['l4'], ['mine', 'c'])).toBe(0);
       expect(await redis.get('l4')).toBe('other');
