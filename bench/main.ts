@@ -1,5 +1,5 @@
 /**
- * The benchmark (started by bench/run.ts): every contender as a tRPC middleware around the same trivial mutation, each
+ * The benchmark (npm run bench): every contender as a tRPC middleware around the same trivial mutation, each
  * on a fresh redis-server of its own (never the system one). Prints tables and targets, writes
  * bench/results/latest.json and bench/results/chart.svg.
  * Options (env): BENCH_ONLY=id,id runs a subset; BENCH_SCALE=0.3 shrinks every phase.
