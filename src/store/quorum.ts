@@ -92,16 +92,35 @@ export class QuorumLock {
     return new Lock(this.redlock, [lockKey], token, [], expiresAt);
   }
 
-  /** The extended lock, or null when it was lost: expired, or the key holds another token. */
+  /**
+   * The extended lock, or null when it is lost: expired, or a quorum of masters answer that they do
+   * not hold its token. Any other failure (a slow reply, masters out of reach) throws, and the
+   * caller tries again while the lock lasts: a late answer is not a lost lock.
+   */
   async extend(lock: Lock, ttlMs: number): Promise<Lock | null> {
     if (lock.expiration < Date.now()) return null;
     try {
       return await bounded(this.redlock.extend(lock, ttlMs), this.timeoutMs, 'Redlock extend');
     } catch (error) {
-      const probe = await this.probe(lock.resources[0] ?? '', ttlMs);
-      if (probe.reachable < this.quorum) throw unavailable(error);
-      return null;
+      if ((await this.mastersWithout(lock)) >= this.quorum) return null;
+      throw unavailable(error);
     }
+  }
+
+  /** How many masters answer that they do not hold the lock's token (unanswered ones are not counted). */
+  private async mastersWithout(lock: Lock): Promise<number> {
+    const key = lock.resources[0] ?? '';
+    const answers = await Promise.all(
+      this.clients.map(async (c) => {
+        try {
+          assertConnected(c, 'lock client');
+          return { value: await bounded(c.get(key), this.timeoutMs, 'GET lock') };
+        } catch {
+          return undefined;
+        }
+      }),
+    );
+    return answers.filter((a) => a !== undefined && a.value !== lock.value).length;
   }
 
   async release(lock: Lock): Promise<void> {
