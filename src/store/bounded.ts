@@ -18,6 +18,33 @@ export function bounded<T>(promise: Promise<T>, ms: number, what: string): Promi
 /** The ioredis connection states in which a command would only wait in the offline queue. */
 const DOWN = new Set(['reconnecting', 'close', 'end']);
 
+interface ConnectingClient {
+  status: string;
+  connect(): Promise<unknown>;
+  once(event: 'ready' | 'error' | 'end', listener: () => void): unknown;
+  off(event: 'ready' | 'error' | 'end', listener: () => void): unknown;
+}
+
+/**
+ * Waits, at most `ms`, for a client that is still connecting (at startup, or `lazyConnect`), so that
+ * a first call behaves the same with the offline queue on or off. Fails at once when it is down.
+ */
+export async function whenReady(client: ConnectingClient, ms: number, what: string): Promise<void> {
+  if (client.status === 'ready') return;
+  assertConnected(client, what);
+  let settle: () => void = () => {};
+  const ready = new Promise<void>((resolve) => {
+    settle = resolve;
+    client.once('ready', resolve);
+  });
+  if (client.status === 'wait') client.connect().catch(() => {}); // lazyConnect: nothing has started it
+  try {
+    await bounded(ready, ms, `${what} (waiting for the connection)`);
+  } finally {
+    client.off('ready', settle);
+  }
+}
+
 /** Fails at once, instead of queueing, when the client already knows its connection is down. */
 export function assertConnected(client: { status: string }, what: string): void {
   if (DOWN.has(client.status)) {

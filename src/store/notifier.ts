@@ -24,8 +24,13 @@ export class Notifier {
   private subscriber(): Redis | Cluster {
     if (!this.connection) {
       // A connection in subscriber mode can send nothing else, so it has to be our own.
-      // Redis and Cluster both have duplicate(); their override parameters differ, and we pass none.
-      const sub = (this.source as { duplicate(): Redis | Cluster }).duplicate();
+      // Our own connection keeps an offline queue whatever the user's options: a SUBSCRIBE sent while
+      // it connects waits for it (bounded by the caller) rather than failing. Redis and Cluster take
+      // their overrides in different places.
+      const override = { enableOfflineQueue: true };
+      const sub = (this.source as Cluster).isCluster
+        ? (this.source as Cluster).duplicate(undefined, override)
+        : (this.source as Redis).duplicate(override);
       // Failures surface as timeouts on the request path; this only keeps ioredis from logging them.
       sub.on('error', () => {});
       sub.on('message', (channel: string, message: string) => {

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { parseOptions } from '../options';
 import { decodeRecord, encodeRecord, type StoredRecord } from '../record';
 import { ScriptBatcher } from './batch';
-import { assertConnected, bounded } from './bounded';
+import { bounded, whenReady } from './bounded';
 import { Notifier } from './notifier';
 import { QuorumLock } from './quorum';
 import { RecordCache } from './record-cache';
@@ -128,9 +128,10 @@ export function redisStore(options: RedisStoreOptions): IdempotencyStore {
     return [(text as string | null) ?? null, Number(pttl)];
   }
 
-  const call = <T>(what: string, op: () => Promise<T>): Promise<T> => {
-    assertConnected(redis, what);
-    return bounded(op(), timeoutMs, what);
+  const call = async <T>(what: string, op: () => Promise<T>): Promise<T> => {
+    const startedAt = performance.now();
+    if (redis.status !== 'ready') await whenReady(redis, timeoutMs, what);
+    return bounded(op(), timeoutMs - (performance.now() - startedAt), what);
   };
 
   /** A record already replayed or stored in this process: no round trip at all. */
