@@ -2,6 +2,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import Redlock, { Lock } from 'redlock';
 import { assertConnected, bounded, StoreUnavailableError } from './bounded';
+import { EXTEND } from './scripts';
 
 export type QuorumAcquire = { status: 'acquired'; lock: Lock } | { status: 'busy'; retryAfterMs: number };
 
@@ -29,7 +30,8 @@ export class QuorumLock {
     private readonly timeoutMs: number,
   ) {
     // No retries: waiting is done on notifications, never by redlock polling every 200 ms.
-    this.redlock = new Redlock(clients, { retryCount: 0, retryJitter: 0 });
+    // redlock 5.0.0-beta.2 applies a custom script only when given as a function (a string is ignored).
+    this.redlock = new Redlock(clients, { retryCount: 0, retryJitter: 0 }, { extendScript: () => EXTEND.source });
     this.quorum = Math.floor(clients.length / 2) + 1;
   }
 

@@ -69,6 +69,29 @@ return 1
 `,
 );
 
+/**
+ * extend (given to redlock in place of its own): extend the lock where this token holds it, and
+ * take it where nobody does. A holder whose quorum lost a master (say it held masters 2 and 3 of 3,
+ * and 3 dies) then rebuilds a quorum on the others instead of losing the lock under a running
+ * mutation. Safe because two majorities always share a master: where another token holds the key,
+ * the vote is against, so a lock held by someone else can never gather a quorum here.
+ *   KEYS the lock key(s)    ARGV[1] lock token    ARGV[2] ttl in ms
+ * Returns the number of keys extended (#KEYS), or 0 when another token holds one
+ */
+export const EXTEND = script(
+  'extend',
+  `
+for _, key in ipairs(KEYS) do
+  local holder = redis.call('GET', key)
+  if holder and holder ~= ARGV[1] then return 0 end
+end
+for _, key in ipairs(KEYS) do
+  redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
+end
+return #KEYS
+`,
+);
+
 /** The minimal client surface the scripts need; both ioredis `Redis` and `Cluster` have it. */
 export interface ScriptClient {
   evalsha(sha: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;

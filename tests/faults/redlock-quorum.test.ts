@@ -89,13 +89,14 @@ describe('Redlock quorum of 3 masters under master failures', () => {
 
   it('resumes once the masters are back, without restarting the servers', async () => {
     await Promise.all([masters[1]!.restart(), masters[2]!.restart()]);
+    // Each server's clients reconnect on their own backoff: wait until both servers are serving.
     const deadline = Date.now() + 15_000;
-    let probe: Settled<unknown>;
+    let probes: Settled<unknown>[];
     do {
-      probe = await exec(0, fresh('probe'), 0);
-      if (!probe.ok) await sleep(200);
-    } while (!probe.ok && Date.now() < deadline);
-    expect(probe.ok).toBe(true);
+      probes = await Promise.all([exec(0, fresh('probe'), 0), exec(1, fresh('probe'), 0)]);
+      if (!probes.every((p) => p.ok)) await sleep(200);
+    } while (!probes.every((p) => p.ok) && Date.now() < deadline);
+    expect(probes.filter((p) => !p.ok)).toEqual([]);
     const key = fresh('after');
     const results = await Promise.all(Array.from({ length: 20 }, (_, i) => exec(i, key, 300)));
     expect(results.filter((r) => !r.ok)).toEqual([]);

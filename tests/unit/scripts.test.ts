@@ -1,18 +1,24 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLAIM, COMPLETE, RELEASE, runScript } from '../../src/store/scripts';
+import { CLAIM, COMPLETE, EXTEND, RELEASE, runScript } from '../../src/store/scripts';
 import { type RedisServer, startRedis } from '../helpers/redis-server';
 
 describe('Lua scripts', () => {
   // Pinned so that a change to a script is a deliberate, reviewed change (servers cache by SHA).
   it('keep their pinned SHA1s', () => {
-    expect({ claim: CLAIM.sha, complete: COMPLETE.sha, release: RELEASE.sha }).toMatchInlineSnapshot(`
-      {
-        "claim": "af9713b2ec5131905e16a1dc23ecebfb65f7068e",
-        "complete": "b9a7d98b74072303c328ba76ea4aab624e806a84",
-        "release": "e4768120c48f259acbe26eca65c0597f3f40c7b7",
-      }
-    `);
+    expect({
+      claim: CLAIM.sha,
+      complete: COMPLETE.sha,
+      release: RELEASE.sha,
+      extend: EXTEND.sha,
+    }).toMatchInlineSnapshot(`
+        {
+          "claim": "af9713b2ec5131905e16a1dc23ecebfb65f7068e",
+          "complete": "b9a7d98b74072303c328ba76ea4aab624e806a84",
+          "extend": "1b92e23ca76d95da8e2f0f73ff4f61278f04d968",
+          "release": "e4768120c48f259acbe26eca65c0597f3f40c7b7",
+        }
+      `);
   });
 
   describe('on a real Redis', () => {
@@ -45,6 +51,17 @@ describe('Lua scripts', () => {
       expect(await runScript(redis, COMPLETE, ['r3', 'l3'], ['mine', 'rec', 60, 'c'])).toBe(0);
       expect(await redis.exists('r3')).toBe(0);
       expect(await redis.get('l3')).toBe('other');
+    });
+
+    it("extend renews its own lock, takes a free key, and leaves another token's lock alone", async () => {
+      await redis.set('l5', 'mine', 'PX', 100);
+      expect(await runScript(redis, EXTEND, ['l5'], ['mine', 5000])).toBe(1);
+      expect(await redis.pttl('l5')).toBeGreaterThan(1000);
+      expect(await runScript(redis, EXTEND, ['l6'], ['mine', 5000])).toBe(1);
+      expect(await redis.get('l6')).toBe('mine');
+      await redis.set('l7', 'other', 'PX', 5000);
+      expect(await runScript(redis, EXTEND, ['l7'], ['mine', 5000])).toBe(0);
+      expect(await redis.get('l7')).toBe('other');
     });
 
     it("release leaves another token's lock alone", async () => {

@@ -1,0 +1,45 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { QuorumLock } from '../../src/store/quorum';
+import { type RedisServer, startRedis } from '../helpers/redis-server';
+
+/**
+ * Regression: two servers race for a lock over 3 masters; the winner gets masters 2 and 3 (the
+ * loser had master 1 and released it). Then master 3 dies. With redlock's own extend script, the
+ * winner held 1 of 3, could not extend, and its lock expired under the running mutation, so the
+ * other server ran it a second time. The extend script now also takes free keys, so the holder
+ * rebuilds its quorum on masters 1 and 2.
+ */
+describe('Redlock extension after losing a master of a bare quorum', () => {
+  let masters: RedisServer[];
+  let clients: Redis[];
+  beforeAll(async () => {
+    masters = await Promise.all([startRedis(), startRedis(), startRedis()]);
+    clients = masters.map((m) => {
+      const c = new Redis(m.url);
+      c.on('error', () => {});
+      return c;
+    });
+  });
+  afterAll(async () => {
+    for (const c of clients) c.disconnect();
+    await Promise.all(masters.map((m) => m.stop()));
+  });
+
+  it('keeps the lock on the surviving majority, and a rival still cannot take it', async () => {
+    const lock = new QuorumLock(clients, 1_000);
+    const acquired = await lock.acquire('bare-quorum', 2_000);
+    if (acquired.status !== 'acquired') throw new Error('expected the lock');
+    // As after the race: the holder's token was never written on master 1.
+    await clients[0]!.del('bare-quorum');
+    await masters[2]!.kill();
+
+    const extended = await lock.extend(acquired.lock, 2_000);
+    expect(extended).not.toBeNull();
+    expect(await clients[0]!.get('bare-quorum')).toBe(acquired.lock.value);
+    expect(await clients[1]!.get('bare-quorum')).toBe(acquired.lock.value);
+
+    const rival = new QuorumLock(clients, 1_000);
+    expect((await rival.acquire('bare-quorum', 2_000)).status).toBe('busy');
+  });
+});
