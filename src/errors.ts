@@ -13,6 +13,7 @@ export const IDEMPOTENCY_ERROR_CODES = {
   stillRunning: 'CONFLICT',
   storeUnavailable: 'SERVICE_UNAVAILABLE',
   resultNotReplayable: 'PRECONDITION_FAILED',
+  clientClosed: 'CLIENT_CLOSED_REQUEST',
 } as const;
 
 export function keyRequired(headerName: string): TRPCError {
@@ -64,6 +65,13 @@ export function resultNotReplayable(path: string, reason: string): TRPCError {
   return new TRPCError({
     code: IDEMPOTENCY_ERROR_CODES.resultNotReplayable,
     message: `The first call to "${path}" with this idempotency key succeeded, but its result cannot be replayed (${reason}). It will not run again; use a new key for a new operation.`,
+  });
+}
+
+export function clientClosed(path: string): TRPCError {
+  return new TRPCError({
+    code: IDEMPOTENCY_ERROR_CODES.clientClosed,
+    message: `The client went away while its call to "${path}" waited for the first call with this key; it stopped waiting. The first call goes on, and a retry with the same key gets its result.`,
   });
 }
 

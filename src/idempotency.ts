@@ -1,5 +1,5 @@
 import { experimental_trpcMiddleware, TRPCError, type TRPCMiddlewareBuilder } from '@trpc/server';
-import { inputMismatch, keyRequired, stillRunning, storeUnavailable } from './errors';
+import { clientClosed, inputMismatch, keyRequired, stillRunning, storeUnavailable } from './errors';
 import type { IdempotencyEvent } from './events';
 import { fingerprint, type IdempotencyContext, parseKey, scopeKey, type UserId } from './key';
 import { type IdempotencyOptions, resolveOptions } from './options';
@@ -25,6 +25,8 @@ interface Call<R> {
   fingerprint: string;
   startedAt: number;
   deadline: number;
+  /** Aborts when the client goes away: a waiter then stops waiting. */
+  signal: AbortSignal | undefined;
   run: () => Promise<R>;
 }
 
@@ -62,6 +64,7 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
       fingerprint: fingerprint(await opts.getRawInput()),
       startedAt,
       deadline: startedAt + waitTimeoutMs,
+      signal: opts.signal,
       run: () => opts.next(),
     });
     if (answer.kind === 'ran') return answer.result;
@@ -97,7 +100,7 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
   /** Joins a call already in flight in this process, or leads one. */
   async function resolveCall<R extends CallOutcome>(call: Call<R>): Promise<Answer<R>> {
     for (let flight = flights.get(call.id); flight; flight = flights.get(call.id)) {
-      const record = await untilDeadline(call, flight.done);
+      const record = await waitFor(call, flight.done);
       if (record) return fromRecord(call, record, 'wait');
       // The flight left nothing to replay (an uncached error): try again, maybe as the leader.
     }
@@ -141,7 +144,7 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
         }
         // Woken by the holder's completion (which carries the record) or release; the timer takes
         // over from a crashed holder.
-        const completed = await watch.next(Math.min(claim.retryAfterMs + TAKEOVER_MARGIN_MS, remaining));
+        const completed = await waitFor(call, watch.next(Math.min(claim.retryAfterMs + TAKEOVER_MARGIN_MS, remaining)));
         if (completed) return { answer: fromRecord(call, completed, 'wait'), record: completed };
       }
     } finally {
@@ -251,13 +254,21 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
     return stillRunning(call.path, waitedMs);
   }
 
-  /** Waits for an in-process flight, but no longer than this call's own deadline. */
-  async function untilDeadline<T>(call: Call<unknown>, promise: Promise<T>): Promise<T> {
+  /** Waits for `promise`, but no longer than this call's deadline (CONFLICT) or its client (499). */
+  async function waitFor<T>(call: Call<unknown>, promise: Promise<T>): Promise<T> {
+    const { signal } = call;
+    if (signal?.aborted) throw clientClosed(call.path);
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
+    let onAbort: (() => void) | undefined;
+    const giveUp = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(conflict(call)), Math.max(0, call.deadline - performance.now()));
+      onAbort = () => reject(clientClosed(call.path));
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
-    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+    return Promise.race([promise, giveUp]).finally(() => {
+      clearTimeout(timer);
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
+    });
   }
 
   return {

@@ -166,6 +166,31 @@ export function describeStoreContract(
       expect(holder.runs.slow + waiter.runs.slow).toBe(1);
     });
 
+    it('stops a waiter whose client went away (CLIENT_CLOSED_REQUEST); the first call still completes', async () => {
+      const holder = makeApp({ store });
+      const other = makeApp({ store });
+      const key = fresh();
+      const first = holder.caller(key).slow({ ms: 400 });
+      await sleep(30);
+      // One waiter shares the holder's in-process flight, the other waits through the store.
+      const controllers = [new AbortController(), new AbortController()];
+      const waiters = [
+        holder.caller(key, 'alice', controllers[0]!.signal).slow({ ms: 400 }),
+        other.caller(key, 'alice', controllers[1]!.signal).slow({ ms: 400 }),
+      ].map((p) => p.catch((e: unknown) => e));
+      await sleep(50);
+      const abortedAt = Date.now();
+      for (const c of controllers) c.abort();
+      for (const error of await Promise.all(waiters)) {
+        expect((error as TRPCError).code).toBe('CLIENT_CLOSED_REQUEST');
+        expect((error as TRPCError).message).toMatch(/a retry with the same key gets its result/);
+      }
+      expect(Date.now() - abortedAt).toBeLessThan(250);
+      const result = await first;
+      expect(await other.caller(key).slow({ ms: 400 })).toEqual(result);
+      expect(holder.runs.slow + other.runs.slow).toBe(1);
+    });
+
     it('stores nothing when the resolver throws, so a retry runs again', async () => {
       const app = makeApp({ store });
       const key = fresh();

@@ -66,11 +66,14 @@ export function makeApp(options: IdempotencyOptions<TestContext>) {
 
   const createCaller = t.createCallerFactory(router);
   /** A server-side caller that sends `key` (omit it for no header) as `user`. */
-  const caller = (key?: string | string[], user: string | null = 'alice') =>
-    createCaller({
-      headers: key === undefined ? {} : { 'idempotency-key': key },
-      user: user === null ? null : { id: user },
-    });
+  const caller = (key?: string | string[], user: string | null = 'alice', signal?: AbortSignal) =>
+    createCaller(
+      {
+        headers: key === undefined ? {} : { 'idempotency-key': key },
+        user: user === null ? null : { id: user },
+      },
+      { signal },
+    );
 
   return { t, router, caller, runs, events, idempotency };
 }
