@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { parseOptions } from '../options';
 import type { StoredRecord } from '../record';
@@ -47,7 +47,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): IdempotencyStore 
       if (live(locks, id) !== undefined) {
         return { status: 'busy', retryAfterMs: (locks.get(id)?.expiresAt ?? Date.now()) - Date.now() };
       }
-      const lease: Lease = { id, token: randomBytes(16).toString('hex') };
+      const lease: Lease = { id, token: randomUUID() };
       locks.set(id, { value: lease.token, expiresAt: Date.now() + ttlMs });
       return { status: 'claimed', lease };
     },
