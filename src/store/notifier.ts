@@ -66,11 +66,6 @@ export class Notifier {
     return watch;
   }
 
-  /** Local waiters and channels, for leak checks. */
-  get size(): number {
-    return this.channels.size;
-  }
-
   async close(): Promise<void> {
     this.channels.clear();
     this.connection?.disconnect();

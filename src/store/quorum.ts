@@ -23,7 +23,7 @@ function unavailable(error: unknown): StoreUnavailableError {
  */
 export class QuorumLock {
   private readonly redlock: Redlock;
-  readonly quorum: number;
+  private readonly quorum: number;
 
   constructor(
     private readonly clients: (Redis | Cluster)[],
