@@ -21,18 +21,39 @@ export interface StoredRecord {
 /** What a call produced, in the shape of tRPC's `next()` result. */
 export type CallOutcome = { ok: true; data: unknown } | { ok: false; error: TRPCError };
 
+/** Version tag of the stored form; a record that does not start with it is not ours. */
+const RECORD_VERSION = 'r1';
+const STATUSES = new Set<StoredRecord['status']>(['ok', 'error', 'unreplayable']);
+
+/**
+ * The stored form: four header fields, one per line, then the body as is. The body is already
+ * JSON (superjson's), so wrapping it in JSON again would escape it on every completion and parse
+ * it on every replay read from Redis.
+ */
 export function encodeRecord(record: StoredRecord): string {
-  return JSON.stringify([1, record.status, record.fingerprint, record.createdAt, record.body]);
+  return `${RECORD_VERSION}\n${record.status}\n${record.fingerprint}\n${record.createdAt}\n${record.body}`;
 }
 
 /** Throws on text this library did not write (a foreign value under our prefix). */
 export function decodeRecord(text: string): StoredRecord {
-  const parsed: unknown = JSON.parse(text);
-  if (!Array.isArray(parsed) || parsed[0] !== 1 || parsed.length !== 5) {
+  const fields: string[] = [];
+  let start = 0;
+  for (let i = 0; i < 4; i++) {
+    const end = text.indexOf('\n', start);
+    if (end === -1) break;
+    fields.push(text.slice(start, end));
+    start = end + 1;
+  }
+  const [version, status, fingerprint, createdAt] = fields;
+  if (version !== RECORD_VERSION || !STATUSES.has(status as StoredRecord['status']) || !fingerprint) {
     throw new Error('unrecognised idempotency record');
   }
-  const [, status, fingerprint, createdAt, body] = parsed as [1, StoredRecord['status'], string, number, string];
-  return { status, fingerprint, createdAt, body };
+  return {
+    status: status as StoredRecord['status'],
+    fingerprint,
+    createdAt: Number(createdAt),
+    body: text.slice(start),
+  };
 }
 
 interface RecordOptions {
