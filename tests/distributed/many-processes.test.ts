@@ -1,27 +1,26 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import superjson from 'superjson';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ledgerKeys } from '../helpers/child-app';
-import { type RedisServer, startRedis } from '../helpers/redis-server';
-import { type ChildServer, settle, startChildServers } from '../helpers/server-pool';
+import type { RedisServer } from '../helpers/redis-server';
+import { type ChildServer, settle, startChildServers, startStoreAndLedger } from '../helpers/server-pool';
 
 /** Case 1: four server processes share one Redis; duplicates arrive round-robin over real HTTP. */
 describe('many processes on one Redis', () => {
+  let rig: Awaited<ReturnType<typeof startStoreAndLedger>>;
   let store: RedisServer;
-  let ledgerServer: RedisServer;
   let ledger: Redis;
   let servers: ChildServer[];
 
   beforeAll(async () => {
-    [store, ledgerServer] = await Promise.all([startRedis(), startRedis()]);
-    ledger = new Redis(ledgerServer.url);
-    servers = await startChildServers(4, { redis: { url: store.url }, ledgerUrl: ledgerServer.url });
+    rig = await startStoreAndLedger();
+    ({ store, ledger } = rig);
+    servers = await startChildServers(4, { redis: { url: store.url }, ledgerUrl: rig.ledgerUrl });
   }, 60_000);
 
   afterAll(async () => {
     await Promise.all((servers ?? []).map((s) => s.close()));
-    ledger?.disconnect();
-    await Promise.all([store?.stop(), ledgerServer?.stop()]);
+    await rig?.stop();
   });
 
   it('runs 1 000 concurrent duplicates of one key exactly once; all 1 000 get the same result', async () => {

@@ -1,25 +1,24 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sleep } from '../helpers/app';
+import { sleep, until } from '../helpers/app';
 import { ledgerKeys } from '../helpers/child-app';
-import { type RedisServer, startRedis } from '../helpers/redis-server';
-import { type ChildServer, type Settled, settle, startChildServer, startChildServers } from '../helpers/server-pool';
+import type { RedisServer } from '../helpers/redis-server';
+import {
+  type ChildServer,
+  type Settled,
+  settle,
+  startChildServer,
+  startChildServers,
+  startStoreAndLedger,
+} from '../helpers/server-pool';
 
 const lockTtlMs = 1_000;
 const waitTimeoutMs = 6_000;
 
-async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
 /** Case 4: the process running the mutation is SIGKILLed; waiters in other processes take over. */
 describe('holder process crash', () => {
+  let rig: Awaited<ReturnType<typeof startStoreAndLedger>>;
   let store: RedisServer;
-  let ledgerServer: RedisServer;
   let ledger: Redis;
   let holder: ChildServer;
   let waiters: ChildServer[];
@@ -27,9 +26,9 @@ describe('holder process crash', () => {
   let impatient: ChildServer;
 
   beforeAll(async () => {
-    [store, ledgerServer] = await Promise.all([startRedis(), startRedis()]);
-    ledger = new Redis(ledgerServer.url);
-    const config = { redis: { url: store.url }, ledgerUrl: ledgerServer.url, lockTtlMs, waitTimeoutMs };
+    rig = await startStoreAndLedger();
+    ({ store, ledger } = rig);
+    const config = { redis: { url: store.url }, ledgerUrl: rig.ledgerUrl, lockTtlMs, waitTimeoutMs };
     const started = await startChildServers(3, config);
     holder = started[0]!;
     waiters = started.slice(1);
@@ -38,8 +37,7 @@ describe('holder process crash', () => {
 
   afterAll(async () => {
     await Promise.all([holder, impatient, ...(waiters ?? [])].map((s) => s?.close()));
-    ledger?.disconnect();
-    await Promise.all([store?.stop(), ledgerServer?.stop()]);
+    await rig?.stop();
   });
 
   it('takes over within lockTtlMs plus a margin after SIGKILL; no caller waits past waitTimeoutMs', async () => {

@@ -1,36 +1,28 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scopeKey } from '../../src/key';
-import { sleep } from '../helpers/app';
+import { sleep, until } from '../helpers/app';
 import { ledgerKeys } from '../helpers/child-app';
-import { type RedisServer, startRedis } from '../helpers/redis-server';
-import { type ChildServer, type Settled, settle, startChildServers } from '../helpers/server-pool';
+import type { RedisServer } from '../helpers/redis-server';
+import { type ChildServer, type Settled, settle, startChildServers, startStoreAndLedger } from '../helpers/server-pool';
 
 const lockTtlMs = 300;
 
-async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
-
 /** Case 5: a mutation that runs 10x lockTtlMs, and what happens when its lock is lost anyway. */
 describe('long mutation and lost locks', () => {
+  let rig: Awaited<ReturnType<typeof startStoreAndLedger>>;
   let store: RedisServer;
-  let ledgerServer: RedisServer;
   let ledger: Redis;
   let redis: Redis;
   let servers: ChildServer[];
 
   beforeAll(async () => {
-    [store, ledgerServer] = await Promise.all([startRedis(), startRedis()]);
-    ledger = new Redis(ledgerServer.url);
+    rig = await startStoreAndLedger();
+    ({ store, ledger } = rig);
     redis = new Redis(store.url);
     servers = await startChildServers(3, {
       redis: { url: store.url },
-      ledgerUrl: ledgerServer.url,
+      ledgerUrl: rig.ledgerUrl,
       lockTtlMs,
       waitTimeoutMs: 15_000,
     });
@@ -38,9 +30,8 @@ describe('long mutation and lost locks', () => {
 
   afterAll(async () => {
     await Promise.all((servers ?? []).map((s) => s.close()));
-    ledger?.disconnect();
     redis?.disconnect();
-    await Promise.all([store?.stop(), ledgerServer?.stop()]);
+    await rig?.stop();
   });
 
   type Result = { n: number; nonce: string; pid: number };
@@ -74,7 +65,7 @@ describe('long mutation and lost locks', () => {
     const [a, b, c] = servers as [ChildServer, ChildServer, ChildServer];
     const lostBefore = eventsFor(a, 'lock-lost').length;
     const old = call(a, key, 2_000, 100);
-    await until(async () => (await started(key)) === 1, 5_000, 'the first holder to start');
+    await until(async () => (await started(key)) === 1, 5_000, 'the first holder to start', 10);
     expect(await redis.del(lockKey(key))).toBe(1);
     const second = await call(b, key, 2_000, 100);
     expect(second.ok && second.value.n).toBe(2);
@@ -93,7 +84,7 @@ describe('long mutation and lost locks', () => {
     const [a, b, c] = servers as [ChildServer, ChildServer, ChildServer];
     const lostBefore = eventsFor(a, 'lock-lost').length;
     const old = call(a, key, 1_500, 100);
-    await until(async () => (await started(key)) === 1, 5_000, 'the first holder to start');
+    await until(async () => (await started(key)) === 1, 5_000, 'the first holder to start', 10);
     a.signal('SIGSTOP');
     try {
       const second = await call(b, key, 1_500, 100);
@@ -106,7 +97,7 @@ describe('long mutation and lost locks', () => {
     expect(first.ok && first.value.n).toBe(1);
     const replay = await call(c, key, 1_500, 100);
     expect(replay.ok && replay.value.n).toBe(2);
-    await until(async () => eventsFor(a, 'lock-lost').length > lostBefore, 2_000, 'a lock-lost event');
+    await until(async () => eventsFor(a, 'lock-lost').length > lostBefore, 2_000, 'a lock-lost event', 10);
     expect(eventsFor(a, 'lock-lost').some((e) => e.durationMs > 0)).toBe(true);
     expect(await started(key)).toBe(2);
   }, 30_000);

@@ -1,9 +1,9 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sleep } from '../helpers/app';
 import { ledgerKeys } from '../helpers/child-app';
-import { type RedisServer, startRedis } from '../helpers/redis-server';
-import { type ChildServer, type Settled, settle, startChildServers } from '../helpers/server-pool';
+import type { RedisServer } from '../helpers/redis-server';
+import { type ChildServer, type Settled, settle, startChildServers, startStoreAndLedger } from '../helpers/server-pool';
 
 const lockTtlMs = 600;
 const waitTimeoutMs = 10_000;
@@ -13,17 +13,17 @@ const waitTimeoutMs = 10_000;
  * other processes (every ioredis client on its default options), then comes back.
  */
 describe('Redis dies while a mutation runs, with waiters in other processes', () => {
+  let rig: Awaited<ReturnType<typeof startStoreAndLedger>>;
   let store: RedisServer;
-  let ledgerServer: RedisServer;
   let ledger: Redis;
   let servers: ChildServer[];
 
   beforeAll(async () => {
-    [store, ledgerServer] = await Promise.all([startRedis(), startRedis()]);
-    ledger = new Redis(ledgerServer.url);
+    rig = await startStoreAndLedger();
+    ({ store, ledger } = rig);
     servers = await startChildServers(3, {
       redis: { url: store.url },
-      ledgerUrl: ledgerServer.url,
+      ledgerUrl: rig.ledgerUrl,
       lockTtlMs,
       waitTimeoutMs,
     });
@@ -31,8 +31,7 @@ describe('Redis dies while a mutation runs, with waiters in other processes', ()
 
   afterAll(async () => {
     await Promise.all((servers ?? []).map((s) => s.close()));
-    ledger?.disconnect();
-    await Promise.all([store?.stop(), ledgerServer?.stop()]);
+    await rig?.stop();
   });
 
   it('returns the holder its result, fails the waiters closed long before waitTimeoutMs, runs nothing twice, then recovers', async () => {

@@ -11,6 +11,20 @@ export interface TestContext {
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Polls `check` every `everyMs` until it holds; fails after `timeoutMs`, naming `what`. */
+export async function until(
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+  everyMs = 20,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
+
 /** A small order service whose resolvers count their own executions. */
 export function makeApp(options: IdempotencyOptions<TestContext>) {
   const events: IdempotencyEvent[] = [];

@@ -2,9 +2,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
+import { Redis } from 'ioredis';
 import superjson from 'superjson';
 import type { ChildRouter } from './child-app';
 import type { ChildConfig, ChildEvent, ChildStats } from './child-server';
+import { type RedisServer, startRedis } from './redis-server';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = join(here, '..', '..');
@@ -143,4 +145,22 @@ export async function settle<T>(promise: Promise<T>): Promise<Settled<T>> {
   } catch (error) {
     return { ok: false, code: codeOf(error), message: (error as Error).message, ms: performance.now() - started };
   }
+}
+
+/**
+ * The two redis-servers most multi-process tests need: `store` for the library, and a ledger where
+ * the child resolvers count their executions (kept apart so store outages never lose the counts).
+ */
+export async function startStoreAndLedger() {
+  const [store, ledgerServer] = await Promise.all([startRedis(), startRedis()]);
+  const ledger = new Redis(ledgerServer.url);
+  return {
+    store: store as RedisServer,
+    ledger,
+    ledgerUrl: ledgerServer.url,
+    async stop() {
+      ledger.disconnect();
+      await Promise.all([store.stop(), ledgerServer.stop()]);
+    },
+  };
 }
