@@ -14,6 +14,11 @@ interface Entry {
 export class RecordCache {
   private readonly entries = new Map<string, Entry>();
   private bytes = 0;
+  /**
+   * A live iterator at the oldest entry. Restarting iteration at the front on every eviction would
+   * walk past every entry deleted since V8 last compacted the table: thousands per call when full.
+   */
+  private oldest = this.entries.entries();
 
   constructor(
     private readonly maxEntries: number,
@@ -43,11 +48,22 @@ export class RecordCache {
     }
     this.entries.set(id, { record, expiresAt: Date.now() + ttlMs, bytes });
     this.bytes += bytes;
-    for (const [oldest, entry] of this.entries) {
-      if (this.entries.size <= this.maxEntries && this.bytes <= this.maxBytes) break;
-      this.entries.delete(oldest);
-      this.bytes -= entry.bytes;
+    while (this.entries.size > this.maxEntries || this.bytes > this.maxBytes) this.evictOldest();
+  }
+
+  private evictOldest(): void {
+    let next = this.oldest.next();
+    if (next.done) {
+      // An exhausted iterator stays exhausted, even once the map grows again.
+      this.oldest = this.entries.entries();
+      next = this.oldest.next();
+      if (next.done) return;
     }
+    // Everything the iterator has passed was evicted, or deleted and set again (so it is behind us
+    // no longer): what it yields next is always the least recently used entry.
+    const [id, entry] = next.value;
+    this.entries.delete(id);
+    this.bytes -= entry.bytes;
   }
 
   get size(): number {

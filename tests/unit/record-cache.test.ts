@@ -16,6 +16,42 @@ describe('RecordCache', () => {
     expect(cache.size).toBe(2);
   });
 
+  it('evicts in exact LRU order through long runs of sets, hits, overwrites and refills', () => {
+    const cache = new RecordCache(50, 1_000_000);
+    const model: string[] = []; // least recently used first
+    const touch = (id: string) => {
+      const at = model.indexOf(id);
+      if (at !== -1) model.splice(at, 1);
+      model.push(id);
+    };
+    let seed = 7;
+    const random = (n: number) => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed % n;
+    };
+    for (let step = 0; step < 20_000; step++) {
+      const id = `k${random(120)}`;
+      if (random(3) === 0) {
+        const hit = cache.get(id);
+        expect(hit !== undefined).toBe(model.includes(id));
+        if (hit) touch(id);
+      } else {
+        cache.set(id, record(id), 60_000);
+        touch(id);
+        if (model.length > 50) model.shift();
+      }
+      if (step % 5_000 === 4_999) {
+        // Drain and refill: the eviction cursor must start over on a map that emptied.
+        for (const id of model) expect(cache.get(id)?.body).toBe(id);
+        model.length = 0;
+        for (let i = 0; i < 60; i++) cache.set(`drain${step}-${i}`, record(`drain${step}-${i}`), 60_000);
+        for (let i = 10; i < 60; i++) model.push(`drain${step}-${i}`);
+      }
+    }
+    expect(cache.size).toBe(model.length);
+    for (const id of model) expect(cache.get(id)?.body).toBe(id);
+  });
+
   it('stays under maxBytes, and never holds a record larger than it', () => {
     const cache = new RecordCache(100, 1_000);
     cache.set('big', record('x'.repeat(2_000)), 60_000);
