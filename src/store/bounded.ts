@@ -8,11 +8,23 @@ export class StoreUnavailableError extends Error {
  * (ioredis' defaults queue a command for about 73 s while Redis is down).
  */
 export function bounded<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new StoreUnavailableError(`${what} did not answer within ${ms} ms`)), ms);
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(timedOut(what, ms)), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
   });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+export function timedOut(what: string, ms: number): StoreUnavailableError {
+  return new StoreUnavailableError(`${what} did not answer within ${Math.round(ms)} ms`);
 }
 
 /** The ioredis connection states in which a command would only wait in the offline queue. */

@@ -10,7 +10,7 @@ import { bounded, whenReady } from './bounded';
 import { Notifier } from './notifier';
 import { QuorumLock } from './quorum';
 import { RecordCache } from './record-cache';
-import { CLAIM, COMPLETE, RELEASE } from './scripts';
+import { type BatchableScript, CLAIM, COMPLETE, RELEASE } from './scripts';
 import type { Claim, IdempotencyStore, Lease } from './store';
 import { mapWatch } from './watch';
 
@@ -134,6 +134,15 @@ export function redisStore(options: RedisStoreOptions): IdempotencyStore {
     return bounded(op(), timeoutMs - (performance.now() - startedAt), what);
   };
 
+  /** One of our scripts, within `timeoutMs` all told (a connection still opening included). */
+  function script(lua: BatchableScript, keys: string[], args: (string | number)[]): Promise<unknown> {
+    if (redis.status === 'ready') return scripts.run(lua, keys, args, timeoutMs);
+    const startedAt = performance.now();
+    return whenReady(redis, timeoutMs, lua.name).then(() =>
+      scripts.run(lua, keys, args, timeoutMs - (performance.now() - startedAt)),
+    );
+  }
+
   /** A record already replayed or stored in this process: no round trip at all. */
   function cached(id: string): Claim | undefined {
     const record = cache.get(id);
@@ -154,11 +163,11 @@ export function redisStore(options: RedisStoreOptions): IdempotencyStore {
     const start = Date.now();
     let reply: unknown;
     try {
-      reply = await call('claim', () => scripts.run(CLAIM, [k.record, k.lock], [token, ttlMs]));
+      reply = await script(CLAIM, [k.record, k.lock], [token, ttlMs]);
     } catch (error) {
       // A timed-out claim may still run from ioredis' offline queue; a release queued behind it
       // keeps it from stranding a lock nobody will complete.
-      scripts.run(RELEASE, [k.lock], [token, k.channel]).catch(() => {});
+      scripts.run(RELEASE, [k.lock], [token, k.channel], timeoutMs).catch(() => {});
       throw error;
     }
     const [status, value, pttl] = reply as [number, string | number | undefined, number | undefined];
@@ -196,8 +205,10 @@ export function redisStore(options: RedisStoreOptions): IdempotencyStore {
 
     async complete(lease, record: StoredRecord, ttlSeconds) {
       const k = keys(lease.id);
-      const stored = await call('complete', () =>
-        scripts.run(COMPLETE, [k.record, k.lock], [lease.token, encodeRecord(record), ttlSeconds, k.channel]),
+      const stored = await script(
+        COMPLETE,
+        [k.record, k.lock],
+        [lease.token, encodeRecord(record), ttlSeconds, k.channel],
       );
       const { lock } = lease as RedisLease;
       if (!fused && lock) {
@@ -211,7 +222,7 @@ export function redisStore(options: RedisStoreOptions): IdempotencyStore {
     async release(lease) {
       const k = keys(lease.id);
       if (fused) {
-        await call('release', () => scripts.run(RELEASE, [k.lock], [lease.token, k.channel]));
+        await script(RELEASE, [k.lock], [lease.token, k.channel]);
         return;
       }
       const { lock } = lease as RedisLease;
