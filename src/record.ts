@@ -2,6 +2,7 @@ import type { TRPC_ERROR_CODE_KEY } from '@trpc/server';
 import { TRPCError } from '@trpc/server';
 import superjson from 'superjson';
 import { resultNotReplayable } from './errors';
+import { isPlainJson } from './plain-json';
 
 /**
  * What is stored for a completed call.
@@ -64,27 +65,31 @@ interface RecordOptions {
 
 /** Builds the record for a finished call, or null when nothing should be stored. */
 export function recordFor(outcome: CallOutcome, options: RecordOptions): StoredRecord | null {
-  const base = { fingerprint: options.fingerprint, createdAt: Date.now() };
+  // Records are built as literals: an object spread here cost more than the JSON it carries.
+  const made = (status: StoredRecord['status'], body: string): StoredRecord => ({
+    status,
+    fingerprint: options.fingerprint,
+    createdAt: Date.now(),
+    body,
+  });
   if (!outcome.ok) {
     if (!options.cacheErrors(outcome.error)) return null;
     const { code, message } = outcome.error;
-    return { ...base, status: 'error', body: JSON.stringify({ code, message }) };
+    return made('error', JSON.stringify({ code, message }));
   }
   let body: string;
   try {
-    body = superjson.stringify(outcome.data);
+    // superjson writes a plain value as {"json": value}; JSON.stringify does that without its walker.
+    body = isPlainJson(outcome.data) ? `{"json":${JSON.stringify(outcome.data)}}` : superjson.stringify(outcome.data);
   } catch (cause) {
-    return { ...base, status: 'unreplayable', body: `superjson could not serialize it: ${String(cause)}` };
+    return made('unreplayable', `superjson could not serialize it: ${String(cause)}`);
   }
-  const bytes = Buffer.byteLength(body);
+  // UTF-8 takes at most 3 bytes per UTF-16 unit: most bodies need no count.
+  const bytes = body.length * 3 <= options.maxResultBytes ? body.length : Buffer.byteLength(body);
   if (bytes > options.maxResultBytes) {
-    return {
-      ...base,
-      status: 'unreplayable',
-      body: `it is ${bytes} bytes, over maxResultBytes (${options.maxResultBytes})`,
-    };
+    return made('unreplayable', `it is ${bytes} bytes, over maxResultBytes (${options.maxResultBytes})`);
   }
-  return { ...base, status: 'ok', body };
+  return made('ok', body);
 }
 
 /** Turns a stored record back into what the caller sees; every replay gets its own copy. */
