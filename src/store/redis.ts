@@ -36,9 +36,12 @@ export interface RedisStoreOptions {
   /** Longest wait for any one Redis operation before the call fails with SERVICE_UNAVAILABLE. Default 1000. */
   commandTimeoutMs?: number;
   /**
-   * In-process cache of completed records, which never change until they expire: repeated replays
-   * in one process then cost no round trip. Default `{ maxEntries: 10_000, maxBytes: 16 MiB }`;
-   * `false` turns it off (every replay then reads Redis, e.g. if you delete records by hand).
+   * In-process cache of completed records that this process has replayed: they never change until
+   * they expire, so further replays cost no round trip. A record is cached when a replay first reads
+   * it, not when it is stored: most keys are never retried, and caching every result would fill the
+   * cache (and the garbage collector's old space) with records nobody asks for again.
+   * Default `{ maxEntries: 10_000, maxBytes: 16 MiB }`; `false` turns it off (every replay then
+   * reads Redis, e.g. if you delete records by hand).
    */
   cache?: { maxEntries?: number; maxBytes?: number } | false;
 }
@@ -215,7 +218,6 @@ export function redisStore(options: RedisStoreOptions): IdempotencyStore {
         // Off the critical path: waiters were woken by the PUBLISH, which carried the record.
         quorum.release(lock).catch(() => {});
       }
-      if (stored === 1) cache.set(lease.id, record, ttlSeconds * 1000);
       return stored === 1;
     },
 
