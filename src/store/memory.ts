@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { parseOptions } from '../options';
 import type { StoredRecord } from '../record';
+import { EvictionCursor } from './eviction';
 import type { Claim, IdempotencyStore, Lease, Watch } from './store';
 import { signalWatch } from './watch';
 
@@ -27,6 +28,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): IdempotencyStore 
   const { maxEntries } = parseOptions(schema, options, 'memoryStore');
   // Map order is insertion order, so the first entry is always the oldest record.
   const records = new Map<string, Expiring<StoredRecord>>();
+  const oldest = new EvictionCursor(records);
   const locks = new Map<string, Expiring<string>>();
   const watchers = new Map<string, Set<(record?: StoredRecord) => void>>();
 
@@ -62,10 +64,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): IdempotencyStore 
       const holder = live(locks, lease.id);
       if ((holder !== undefined && holder !== lease.token) || live(records, lease.id)) return false;
       records.set(lease.id, { value: record, expiresAt: Date.now() + ttlSeconds * 1000 });
-      while (records.size > maxEntries) {
-        const oldest = records.keys().next().value as string;
-        records.delete(oldest);
-      }
+      while (records.size > maxEntries) oldest.evict();
       locks.delete(lease.id);
       notify(lease.id, record);
       return true;

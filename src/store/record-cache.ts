@@ -1,4 +1,5 @@
 import type { StoredRecord } from '../record';
+import { EvictionCursor } from './eviction';
 
 interface Entry {
   record: StoredRecord;
@@ -14,11 +15,7 @@ interface Entry {
 export class RecordCache {
   private readonly entries = new Map<string, Entry>();
   private bytes = 0;
-  /**
-   * A live iterator at the oldest entry. Restarting iteration at the front on every eviction would
-   * walk past every entry deleted since V8 last compacted the table: thousands per call when full.
-   */
-  private oldest = this.entries.entries();
+  private readonly oldest = new EvictionCursor(this.entries);
 
   constructor(
     private readonly maxEntries: number,
@@ -52,18 +49,8 @@ export class RecordCache {
   }
 
   private evictOldest(): void {
-    let next = this.oldest.next();
-    if (next.done) {
-      // An exhausted iterator stays exhausted, even once the map grows again.
-      this.oldest = this.entries.entries();
-      next = this.oldest.next();
-      if (next.done) return;
-    }
-    // Everything the iterator has passed was evicted, or deleted and set again (so it is behind us
-    // no longer): what it yields next is always the least recently used entry.
-    const [id, entry] = next.value;
-    this.entries.delete(id);
-    this.bytes -= entry.bytes;
+    const evicted = this.oldest.evict();
+    if (evicted) this.bytes -= evicted[1].bytes;
   }
 
   get size(): number {
