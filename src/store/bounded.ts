@@ -33,28 +33,38 @@ const DOWN = new Set(['reconnecting', 'close', 'end']);
 interface ConnectingClient {
   status: string;
   connect(): Promise<unknown>;
-  once(event: 'ready' | 'error' | 'end', listener: () => void): unknown;
-  off(event: 'ready' | 'error' | 'end', listener: () => void): unknown;
+  once(event: 'ready', listener: () => void): unknown;
+}
+
+/** One 'ready' listener per connecting client, however many calls wait for it. */
+const readiness = new WeakMap<ConnectingClient, Promise<void>>();
+
+function readyOf(client: ConnectingClient): Promise<void> {
+  let ready = readiness.get(client);
+  if (!ready) {
+    ready = new Promise<void>((resolve) => {
+      client.once('ready', () => {
+        readiness.delete(client);
+        resolve();
+      });
+    });
+    readiness.set(client, ready);
+  }
+  return ready;
 }
 
 /**
  * Waits, at most `ms`, for a client that is still connecting (at startup, or `lazyConnect`), so that
  * a first call behaves the same with the offline queue on or off. Fails at once when it is down.
+ * Concurrent callers share one listener on the client (a burst of first calls would otherwise
+ * trip Node's MaxListenersExceededWarning).
  */
 export async function whenReady(client: ConnectingClient, ms: number, what: string): Promise<void> {
   if (client.status === 'ready') return;
   assertConnected(client, what);
-  let settle: () => void = () => {};
-  const ready = new Promise<void>((resolve) => {
-    settle = resolve;
-    client.once('ready', resolve);
-  });
+  const ready = readyOf(client);
   if (client.status === 'wait') client.connect().catch(() => {}); // lazyConnect: nothing has started it
-  try {
-    await bounded(ready, ms, `${what} (waiting for the connection)`);
-  } finally {
-    client.off('ready', settle);
-  }
+  await bounded(ready, ms, `${what} (waiting for the connection)`);
 }
 
 /** Fails at once, instead of queueing, when the client already knows its connection is down. */

@@ -70,3 +70,34 @@ describe.each(optionSets)('fail closed within the bound, ioredis %s', (_label, o
     await store.close();
   }, 30_000);
 });
+
+describe('a burst of first calls on a client that has not connected yet', () => {
+  let server: RedisServer;
+  beforeAll(async () => {
+    server = await startRedis();
+  });
+  afterAll(() => server.stop());
+
+  it('waits for the connection with one listener, not one per call, and serves every call once', async () => {
+    const redis = new Redis(server.port, '127.0.0.1', { lazyConnect: true });
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.name);
+    process.on('warning', onWarning);
+    try {
+      const store = redisStore({ redis });
+      const app = makeApp({ store });
+      const results = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => app.caller(`burst-${i % 10}`).createOrder({ sku: 'a' })),
+      );
+      expect(new Set(results.map((r) => r.id)).size).toBe(10);
+      expect(app.runs.createOrder).toBe(10);
+      expect(redis.listenerCount('ready')).toBe(0);
+      await sleep(10); // warnings are emitted on a later tick
+      expect(warnings).not.toContain('MaxListenersExceededWarning');
+      await store.close();
+    } finally {
+      process.off('warning', onWarning);
+      redis.disconnect();
+    }
+  });
+});
