@@ -5,7 +5,7 @@ import { fingerprint, type IdempotencyContext, parseKey, scopeKey, type UserId }
 import { type IdempotencyOptions, resolveOptions } from './options';
 import { type CallOutcome, recordFor, replay, type StoredRecord } from './record';
 import { markReplayed } from './replay-header';
-import type { Lease, Watch } from './store/store';
+import type { Claim, Lease, Watch } from './store/store';
 
 /** A waiter re-checks this long after the lock's TTL ran out, to take over from a crashed holder. */
 const TAKEOVER_MARGIN_MS = 25;
@@ -32,11 +32,24 @@ interface Call<R> {
 
 type Answer<R> = { kind: 'ran'; result: R } | { kind: 'replayed'; outcome: CallOutcome };
 
-/** A call in this process that others with the same record id wait on instead of asking the store. */
+/**
+ * A call in this process that others with the same record id wait on instead of asking the store.
+ * Its promise is made when the first of them joins: most calls have no duplicate to wait for them.
+ */
 interface Flight {
   /** The record the call stored (or meant to), or null when there is nothing to replay. */
-  done: Promise<StoredRecord | null>;
+  done?: Promise<StoredRecord | null>;
+  settle?: (record: StoredRecord | null) => void;
 }
+
+function joined(flight: Flight): Promise<StoredRecord | null> {
+  flight.done ??= new Promise((resolve) => {
+    flight.settle = resolve;
+  });
+  return flight.done;
+}
+
+const USER_ID_TYPES = new Set(['string', 'number', 'bigint']);
 
 /**
  * Creates the idempotency middleware. Mutations that carry an `Idempotency-Key` header run once per
@@ -71,12 +84,16 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
     markReplayed(opts.ctx);
     // tRPC has no public way to answer without calling next(); its result is a plain object whose
     // `marker` brand is this string at runtime (middleware.ts in @trpc/server).
-    return { ...answer.outcome, marker: 'middlewareMarker' } as unknown as Awaited<ReturnType<typeof opts.next>>;
+    const { outcome } = answer;
+    const result = outcome.ok
+      ? { ok: true, data: outcome.data, marker: 'middlewareMarker' }
+      : { ok: false, error: outcome.error, marker: 'middlewareMarker' };
+    return result as unknown as Awaited<ReturnType<typeof opts.next>>;
   });
 
   function userIdOf(ctx: unknown): UserId {
     const id = config.getUserId(ctx);
-    if (id === null || id === undefined || ['string', 'number', 'bigint'].includes(typeof id)) return id;
+    if (id === null || id === undefined || USER_ID_TYPES.has(typeof id)) return id;
     throw new TRPCError({
       code: 'INTERNAL_SERVER_ERROR',
       message: `getUserId returned a ${typeof id}; return a string or number id, or undefined for anonymous callers.`,
@@ -100,12 +117,12 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
   /** Joins a call already in flight in this process, or leads one. */
   async function resolveCall<R extends CallOutcome>(call: Call<R>): Promise<Answer<R>> {
     for (let flight = flights.get(call.id); flight; flight = flights.get(call.id)) {
-      const record = await waitFor(call, flight.done);
+      const record = await waitFor(call, joined(flight));
       if (record) return fromRecord(call, record, 'wait');
       // The flight left nothing to replay (an uncached error): try again, maybe as the leader.
     }
-    let settle!: (record: StoredRecord | null) => void;
-    flights.set(call.id, { done: new Promise((resolve) => (settle = resolve)) });
+    const flight: Flight = {};
+    flights.set(call.id, flight);
     let shared: StoredRecord | null = null;
     try {
       const led = await lead(call);
@@ -113,7 +130,7 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
       return led.answer;
     } finally {
       flights.delete(call.id);
-      settle(shared);
+      flight.settle?.(shared);
     }
   }
 
@@ -125,7 +142,12 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
     let waited = false;
     try {
       for (;;) {
-        const claim = await storeCall(call, () => store.claim(call.id, lockTtlMs));
+        let claim: Claim;
+        try {
+          claim = await store.claim(call.id, lockTtlMs);
+        } catch (error) {
+          throw storeFailed(call, error);
+        }
         if (claim.status === 'done') {
           return { answer: fromRecord(call, claim.record, waited ? 'wait' : 'hit'), record: claim.record };
         }
@@ -239,13 +261,10 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
     return sleepOnly;
   }
 
-  async function storeCall<T>(call: Call<unknown>, op: () => Promise<T>): Promise<T> {
-    try {
-      return await op();
-    } catch (error) {
-      emit(call, 'store-error', { error });
-      throw storeUnavailable(error);
-    }
+  /** A store operation a call cannot go on without failed: fail closed (SERVICE_UNAVAILABLE). */
+  function storeFailed(call: Call<unknown>, error: unknown): TRPCError {
+    emit(call, 'store-error', { error });
+    return storeUnavailable(error);
   }
 
   function conflict(call: Call<unknown>): TRPCError {
