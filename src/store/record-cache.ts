@@ -1,14 +1,20 @@
-import type { StoredRecord } from '../record';
+import { decodeRecord, type StoredRecord } from '../record';
 import { EvictionCursor } from './eviction';
 
+/**
+ * The record as stored in Redis, decoded on a hit: one string per entry, not a record object and
+ * its strings, so the many entries that are never hit cost the garbage collector little.
+ */
 interface Entry {
-  record: StoredRecord;
+  text: string;
   expiresAt: number;
-  bytes: number;
 }
 
+/** Roughly: the UTF-16 string plus the entry and its map slot. */
+const sizeOf = (entry: Entry) => entry.text.length * 2 + 48;
+
 /**
- * Completed records this process has replayed, kept until they expire in Redis. A completed record
+ * Completed records this process has stored or replayed, kept until they expire in Redis. A completed record
  * never changes, so a replay served from here is as correct as one read from Redis, at no round trip.
  * Bounded by entries and by bytes; the least recently used go first.
  */
@@ -27,30 +33,30 @@ export class RecordCache {
     if (!entry) return undefined;
     this.entries.delete(id);
     if (entry.expiresAt <= Date.now()) {
-      this.bytes -= entry.bytes;
+      this.bytes -= sizeOf(entry);
       return undefined;
     }
     this.entries.set(id, entry); // most recently used last
-    return entry.record;
+    return decodeRecord(entry.text);
   }
 
-  set(id: string, record: StoredRecord, ttlMs: number): void {
+  set(id: string, text: string, ttlMs: number): void {
     if (ttlMs <= 0 || this.maxEntries === 0) return;
-    const bytes = record.body.length * 2 + 64; // UTF-16 string plus the envelope, roughly
+    const bytes = text.length * 2 + 48;
     if (bytes > this.maxBytes) return;
     const previous = this.entries.get(id);
     if (previous) {
       this.entries.delete(id);
-      this.bytes -= previous.bytes;
+      this.bytes -= sizeOf(previous);
     }
-    this.entries.set(id, { record, expiresAt: Date.now() + ttlMs, bytes });
+    this.entries.set(id, { text, expiresAt: Date.now() + ttlMs });
     this.bytes += bytes;
     while (this.entries.size > this.maxEntries || this.bytes > this.maxBytes) this.evictOldest();
   }
 
   private evictOldest(): void {
     const evicted = this.oldest.evict();
-    if (evicted) this.bytes -= evicted[1].bytes;
+    if (evicted) this.bytes -= sizeOf(evicted[1]);
   }
 
   get size(): number {

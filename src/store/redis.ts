@@ -36,10 +36,9 @@ export interface RedisStoreOptions {
   /** Longest wait for any one Redis operation before the call fails with SERVICE_UNAVAILABLE. Default 1000. */
   commandTimeoutMs?: number;
   /**
-   * In-process cache of completed records that this process has replayed: they never change until
-   * they expire, so further replays cost no round trip. A record is cached when a replay first reads
-   * it, not when it is stored: most keys are never retried, and caching every result would fill the
-   * cache (and the garbage collector's old space) with records nobody asks for again.
+   * In-process cache of completed records this process has stored or replayed: they never change
+   * until they expire, so a replay served from here costs no round trip. Entries hold the record as
+   * stored (one string), which keeps a flood of never-retried keys cheap for the garbage collector.
    * Default `{ maxEntries: 10_000, maxBytes: 16 MiB }`; `false` turns it off (every replay then
    * reads Redis, e.g. if you delete records by hand).
    */
@@ -154,7 +153,7 @@ export function redisStore(options: RedisStoreOptions): IdempotencyStore {
 
   function found(id: string, text: string, pttl: number): Claim {
     const record = decodeRecord(text);
-    cache.set(id, record, pttl);
+    cache.set(id, text, pttl);
     return { status: 'done', record };
   }
 
@@ -208,16 +207,14 @@ export function redisStore(options: RedisStoreOptions): IdempotencyStore {
 
     async complete(lease, record: StoredRecord, ttlSeconds) {
       const k = keys(lease.id);
-      const stored = await script(
-        COMPLETE,
-        [k.record, k.lock],
-        [lease.token, encodeRecord(record), ttlSeconds, k.channel],
-      );
+      const text = encodeRecord(record);
+      const stored = await script(COMPLETE, [k.record, k.lock], [lease.token, text, ttlSeconds, k.channel]);
       const { lock } = lease as RedisLease;
       if (!fused && lock) {
         // Off the critical path: waiters were woken by the PUBLISH, which carried the record.
         quorum.release(lock).catch(() => {});
       }
+      if (stored === 1) cache.set(lease.id, text, ttlSeconds * 1000);
       return stored === 1;
     },
 

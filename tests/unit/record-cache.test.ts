@@ -1,8 +1,9 @@
 import { describe, expect, it, vi } from 'vitest';
-import type { StoredRecord } from '../../src/record';
+import { encodeRecord } from '../../src/record';
 import { RecordCache } from '../../src/store/record-cache';
 
-const record = (body: string): StoredRecord => ({ status: 'ok', fingerprint: 'f', createdAt: 0, body });
+/** A record as stored, which is what the cache holds. */
+const record = (body: string) => encodeRecord({ status: 'ok', fingerprint: 'f', createdAt: 0, body });
 
 describe('RecordCache', () => {
   it('drops the least recently used entry past maxEntries', () => {
