@@ -46,8 +46,14 @@ export class ScriptBatcher {
     return new Promise((resolve, reject) => {
       const call = { keys, args, deadline: performance.now() + ms, resolve, reject };
       const queue = this.queues.get(script);
-      if (queue) queue.push(call);
-      else this.queues.set(script, [call]);
+      if (!queue) {
+        this.queues.set(script, [call]);
+      } else if (queue.push(call) === CALLS_PER_COMMAND) {
+        // A full command goes now: Redis starts on it while this tick queues the next.
+        this.queues.delete(script);
+        this.send(script, queue);
+        return;
+      }
       if (!this.scheduled) {
         this.scheduled = true;
         process.nextTick(this.flush);
