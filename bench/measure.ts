@@ -14,10 +14,10 @@ export const PLAN = {
   concurrency: 32,
   duplicates: 50,
   slowMs: 150,
-  wakeRounds: Math.max(2, Math.round(4 * scale)),
+  wakeRounds: Math.max(2, Math.round(8 * scale)),
   /** Latency blocks and throughput trials, interleaved across contenders. */
   blocks: 5,
-  trials: 3,
+  trials: 5,
 };
 
 export interface WakeResult {
