@@ -10,14 +10,14 @@ export const PLAN = {
   memoryRecords: 100,
   costCalls: 200,
   latencyCalls: Math.max(100, Math.round((1000 * scale) / 5) * 5),
-  throughputMs: Math.max(300, Math.round(1200 * scale)),
+  throughputMs: Math.max(200, Math.round(400 * scale)),
   concurrency: 32,
   duplicates: 50,
   slowMs: 150,
   wakeRounds: Math.max(2, Math.round(8 * scale)),
   /** Latency blocks and throughput trials, interleaved across contenders. */
   blocks: 5,
-  trials: 5,
+  trials: 15,
 };
 
 export interface WakeResult {

@@ -1,5 +1,6 @@
 import { CONTENDERS } from './contenders';
 import { type ContenderResult, PLAN, type WakeResult } from './measure';
+import { median } from './stats';
 
 export interface Verdict {
   target: string;
@@ -18,14 +19,31 @@ const ms = (v: number | undefined) =>
 const perSec = (v: number) => `${Math.round(v).toLocaleString('en-US')}/s`;
 const times = (v: number) => (Number.isFinite(v) ? `${v.toFixed(1)}×` : '–');
 
-/** Best (lowest) peer replay p50 and best (highest) peer throughputs, measured in this run. */
-function bestPeer(results: ContenderResult[]) {
-  const p = peers(results);
-  return {
-    replayP50: Math.min(...p.map((r) => r.latency.replay.p50)),
-    unique: Math.max(...p.map((r) => r.throughput.unique)),
-    replay: Math.max(...p.map((r) => r.throughput.replay)),
-  };
+type Kind = 'unique' | 'replay';
+
+/** The peer with the highest median throughput of that kind in this run. */
+function fastestPeer(results: ContenderResult[], kind: Kind): ContenderResult | undefined {
+  return peers(results).reduce<ContenderResult | undefined>(
+    (best, r) => (!best || r.throughput[kind] > best.throughput[kind] ? r : best),
+    undefined,
+  );
+}
+
+/**
+ * Throughput against the fastest peer: the median over trials of the ratio within each trial.
+ * A trial runs every contender back to back, so a slow spell of the machine falls on both sides
+ * of a ratio, where a ratio of medians would compare different spells.
+ */
+function throughputRatio(r: ContenderResult, results: ContenderResult[], kind: Kind): number {
+  const peer = fastestPeer(results, kind);
+  if (!peer) return Number.NaN;
+  const theirs = peer.throughput.trials[kind];
+  return median(r.throughput.trials[kind].map((rate, i) => rate / (theirs[i] ?? Number.NaN)).filter(Number.isFinite));
+}
+
+/** Best (lowest) peer replay p50, measured in this run. */
+function bestPeerReplayP50(results: ContenderResult[]): number {
+  return Math.min(...peers(results).map((r) => r.latency.replay.p50));
 }
 
 function table(head: string[], rows: string[][]): string {
@@ -41,7 +59,7 @@ function wakeCell(w: WakeResult | undefined): [string, string] {
 }
 
 function tables(results: ContenderResult[]): string[] {
-  const best = bestPeer(results);
+  const bestReplayP50 = bestPeerReplayP50(results);
   const cost = table(
     [
       'contender',
@@ -89,7 +107,7 @@ function tables(results: ContenderResult[]): string[] {
       perSec(r.throughput.replay),
       info(r)?.id === 'bare'
         ? '–'
-        : `${times(best.replayP50 / r.latency.replay.p50)} · ${times(r.throughput.unique / best.unique)} · ${times(r.throughput.replay / best.replay)}`,
+        : `${times(bestReplayP50 / r.latency.replay.p50)} · ${times(throughputRatio(r, results, 'unique'))} · ${times(throughputRatio(r, results, 'replay'))}`,
     ]),
   );
   const wake = table(
@@ -106,7 +124,7 @@ function tables(results: ContenderResult[]): string[] {
 }
 
 export function targets(results: ContenderResult[]): Verdict[] {
-  const best = bestPeer(results);
+  const bestReplayP50 = bestPeerReplayP50(results);
   const verdicts: Verdict[] = [];
   for (const r of oursOnRedis(results)) {
     const name = r.label.replace(/^ours: /, '');
@@ -128,9 +146,9 @@ export function targets(results: ContenderResult[]): Verdict[] {
       },
       ...(
         [
-          ['replay p50', best.replayP50 / r.latency.replay.p50],
-          ['unique-key throughput', r.throughput.unique / best.unique],
-          ['replay throughput', r.throughput.replay / best.replay],
+          ['replay p50', bestReplayP50 / r.latency.replay.p50],
+          ['unique-key throughput', throughputRatio(r, results, 'unique')],
+          ['replay throughput', throughputRatio(r, results, 'replay')],
         ] as const
       ).map(([what, ratio]) => ({
         target: `${name}: ${what} ≥ 1.5× best peer`,
@@ -160,7 +178,7 @@ export function printReport(results: ContenderResult[], verdicts: Verdict[], lea
     `\nRedis cost per call (${PLAN.costCalls} sequential calls; commands include those run inside Lua)\n${cost}`,
   );
   console.log(
-    `\nLatency through createCaller (${PLAN.latencyCalls} sequential calls each) and throughput (median of ${PLAN.trials} trials of ${PLAN.throughputMs} ms at concurrency ${PLAN.concurrency}), interleaved across contenders\n${speed}`,
+    `\nLatency through createCaller (${PLAN.latencyCalls} sequential calls each) and throughput (median of ${PLAN.trials} trials of ${PLAN.throughputMs} ms at concurrency ${PLAN.concurrency}), interleaved across contenders; throughput ratios are medians of per-trial ratios\n${speed}`,
   );
   console.log(
     `\n${PLAN.duplicates} concurrent duplicates, resolver sleeps ${PLAN.slowMs} ms (${PLAN.wakeRounds} rounds; wake = waiter done − holder's resolver done)\n${wake}`,
