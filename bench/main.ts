@@ -55,11 +55,25 @@ for (const s of subjects) {
 
 // Latency and throughput: blocks and trials interleaved across contenders, so that background
 // load on the machine falls on all of them alike.
+/**
+ * Every trial starts on a collected heap (node --expose-gc, as `npm run bench` runs it), so that no
+ * contender pays for the garbage of the one before it; and the order rotates from one trial to
+ * the next, so that no contender always follows the same one.
+ */
+const gc = (globalThis as { gc?: () => void }).gc;
+const rotated = <T>(items: T[], by: number) => {
+  const k = by % items.length;
+  return [...items.slice(k), ...items.slice(0, k)];
+};
+
 say('\nlatency');
 const samples = new Map(subjects.map((s) => [s, { first: [] as number[], replay: [] as number[] }]));
 for (const kind of ['first', 'replay'] as const) {
   for (let block = 0; block < PLAN.blocks; block++) {
-    for (const s of subjects) await latencyBlock(s, block, samples.get(s)![kind]);
+    for (const s of rotated(subjects, block)) {
+      gc?.();
+      await latencyBlock(s, block, samples.get(s)![kind]);
+    }
     say('.');
   }
 }
@@ -67,7 +81,8 @@ say('\nthroughput');
 const trials = new Map(subjects.map((s) => [s, { unique: [] as number[], replay: [] as number[], errors: 0 }]));
 for (let trial = 0; trial < PLAN.trials; trial++) {
   for (const kind of ['unique', 'replay'] as const) {
-    for (const s of subjects) {
+    for (const s of rotated(subjects, trial)) {
+      gc?.();
       const { rate, errors } = await throughputTrial(s, kind, trial);
       const t = trials.get(s)!;
       t[kind].push(rate);
