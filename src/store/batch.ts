@@ -13,11 +13,12 @@ interface Queued {
 
 /**
  * Calls per script command. A command of many calls costs Redis and ioredis far less than as many
- * commands, but its replies all arrive at once: with small commands, Redis answers the first while
- * the process is still sending or handling others, instead of the two taking turns. 8 served
- * unique keys best at concurrency 32 (bench/, with 4 and 128 both slower).
+ * commands (the socket write alone is a tenth of a busy process's CPU), but its replies all arrive
+ * at once: with smaller commands, Redis answers the first while the process is still handling
+ * others, instead of the two taking turns. 16 served unique keys best at concurrency 32 in
+ * in-process A/B runs (8 and 12 were 8 % slower, 32 was 14 % slower).
  */
-const CALLS_PER_COMMAND = 8;
+export const CALLS_PER_COMMAND = 16;
 
 /** A call in a batch that failed on its own (the others in the batch went through). */
 export class ScriptCallError extends Error {
@@ -26,7 +27,7 @@ export class ScriptCallError extends Error {
 
 /**
  * Runs the script calls issued within one tick as few commands: a claim for 30 concurrent requests
- * is 4 EVALSHAs of the script's `many` form, not 30. That saves Redis and, above all, ioredis the
+ * is 2 EVALSHAs of the script's `many` form, not 30. That saves Redis and, above all, ioredis the
  * per-command work (a Command, a promise, a socket write, a reply to parse), which is what bounds a
  * busy process. A call alone in its tick runs the plain script. Each command carries one timer
  * that bounds all its calls, instead of a timer per call.
