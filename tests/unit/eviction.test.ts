@@ -2,17 +2,14 @@ import { describe, expect, it } from 'vitest';
 import type { StoredRecord } from '../../src/record';
 import { EvictionCursor } from '../../src/store/eviction';
 import { memoryStore } from '../../src/store/memory';
+import { seededRandom } from '../helpers/random';
 
 describe('EvictionCursor', () => {
   it('always takes the oldest entry still in the map, across deletes, re-sets and an emptied map', () => {
     const map = new Map<string, number>();
     const cursor = new EvictionCursor(map);
     expect(cursor.evict()).toBeUndefined();
-    let seed = 11;
-    const random = (n: number) => {
-      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
-      return seed % n;
-    };
+    const random = seededRandom(11);
     for (let step = 0; step < 20_000; step++) {
       const key = `k${random(200)}`;
       const action = random(10);

@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { encodeRecord } from '../../src/record';
 import { RecordCache } from '../../src/store/record-cache';
+import { seededRandom } from '../helpers/random';
 
 /** A record as stored, which is what the cache holds. */
 const record = (body: string) => encodeRecord({ status: 'ok', fingerprint: 'f', createdAt: 0, body });
@@ -25,11 +26,7 @@ describe('RecordCache', () => {
       if (at !== -1) model.splice(at, 1);
       model.push(id);
     };
-    let seed = 7;
-    const random = (n: number) => {
-      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
-      return seed % n;
-    };
+    const random = seededRandom(7);
     for (let step = 0; step < 20_000; step++) {
       const id = `k${random(120)}`;
       if (random(3) === 0) {
