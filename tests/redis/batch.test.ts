@@ -53,6 +53,21 @@ describe('ScriptBatcher on a real Redis', () => {
     expect(await redis.get('l:ok-2')).toBe('t3');
   });
 
+  it('fails every call of a command that Redis refuses as a whole (out of memory)', async () => {
+    await redis.config('SET', 'maxmemory-policy', 'noeviction');
+    await redis.config('SET', 'maxmemory', '1');
+    try {
+      const settled = await Promise.allSettled([claim('oom-1', 't'), claim('oom-2', 't'), claim('oom-3', 't')]);
+      for (const s of settled) {
+        expect(s.status).toBe('rejected');
+        expect(String((s as PromiseRejectedResult).reason)).toMatch(/OOM/);
+      }
+    } finally {
+      await redis.config('SET', 'maxmemory', '0');
+    }
+    expect(await redis.exists('l:oom-1', 'l:oom-2', 'l:oom-3')).toBe(0);
+  });
+
   it('runs different scripts issued in one tick, each as its own command', async () => {
     await claim('mixed', 'holder');
     const [completed, released, claimed] = await Promise.all([
