@@ -1,4 +1,5 @@
 import { experimental_trpcMiddleware, TRPCError, type TRPCMiddlewareBuilder } from '@trpc/server';
+import { deadline } from './deadline';
 import { clientClosed, inputMismatch, keyRequired, stillRunning, storeUnavailable } from './errors';
 import type { IdempotencyEvent } from './events';
 import { fingerprint, type IdempotencyContext, parseKey, scopeKey, type UserId } from './key';
@@ -288,9 +289,9 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
         finish();
       };
       const onAbort = () => settle(() => reject(clientClosed(call.path)));
-      const timer = setTimeout(
-        () => settle(() => reject(conflict(call))),
-        Math.max(0, call.deadline - performance.now()),
+      // A record that arrived while the event loop was blocked still beats the deadline.
+      const timer = deadline(Math.max(0, call.deadline - performance.now()), () =>
+        settle(() => reject(conflict(call))),
       );
       signal?.addEventListener('abort', onAbort, { once: true });
       promise.then(

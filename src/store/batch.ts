@@ -1,4 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
+import { deadline } from '../deadline';
 import { bounded, timedOut } from './bounded';
 import { type BatchableScript, runScript, type ScriptClient } from './scripts';
 
@@ -77,13 +78,13 @@ export class ScriptBatcher {
   };
 
   private send(script: BatchableScript, calls: Queued[]): void {
-    let deadline = Number.POSITIVE_INFINITY;
-    for (const call of calls) deadline = Math.min(deadline, call.deadline);
-    const ms = Math.max(0, deadline - performance.now());
+    let earliest = Number.POSITIVE_INFINITY;
+    for (const call of calls) earliest = Math.min(earliest, call.deadline);
+    const ms = Math.max(0, earliest - performance.now());
     // A reply after this changes nothing: a promise settles once.
-    const timer = setTimeout(() => {
+    const timer = deadline(ms, () => {
       for (const call of calls) call.reject(timedOut(script.name, ms));
-    }, ms);
+    });
 
     if (calls.length === 1) {
       const [only] = calls as [Queued];

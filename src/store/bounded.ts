@@ -1,3 +1,5 @@
+import { deadline } from '../deadline';
+
 /** A store operation that did not answer in time or could not be sent. */
 export class StoreUnavailableError extends Error {
   override name = 'StoreUnavailableError';
@@ -9,7 +11,7 @@ export class StoreUnavailableError extends Error {
  */
 export function bounded<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(timedOut(what, ms)), ms);
+    const timer = deadline(ms, () => reject(timedOut(what, ms)));
     promise.then(
       (value) => {
         clearTimeout(timer);

@@ -89,6 +89,17 @@ describe('ScriptBatcher on a real Redis', () => {
     expect(await scriptCommands(redis)).toEqual({ evalsha: 2, eval: 1 });
   });
 
+  it('lets a reply that arrived while the event loop was blocked win over a deadline that expired then', async () => {
+    await claim('stall-warm', 't'); // the script is loaded: one round trip to wait for, not two
+    const pending = batcher.run(CLAIM, ['r:stall', 'l:stall'], ['t', 10_000], 50);
+    await new Promise<void>((resolve) => process.nextTick(resolve)); // the command is on the wire now
+    const blockedUntil = performance.now() + 200; // a long GC pause or a starved CPU, say
+    while (performance.now() < blockedUntil) {
+      // Redis answers meanwhile; the answer waits in the socket while the 50 ms timer expires.
+    }
+    expect(await pending).toEqual([3]);
+  });
+
   it('bounds every call of a command by its deadline while Redis does not answer', async () => {
     server.pause();
     try {
