@@ -251,7 +251,7 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
     const opening = store.watch(id);
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<undefined>((resolve) => {
-      timer = setTimeout(() => resolve(undefined), remaining);
+      timer = deadline(remaining, () => resolve(undefined));
     });
     const opened = await Promise.race([opening.catch(() => sleepOnly), late]).finally(() => clearTimeout(timer));
     if (opened) return opened;
