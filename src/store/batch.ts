@@ -69,11 +69,10 @@ export class ScriptBatcher {
 
   private readonly flush = (): void => {
     this.scheduled = false;
+    // No queue holds a full command here: run() sends one the moment it fills.
     for (const [script, queue] of this.queues) {
       this.queues.delete(script);
-      for (let i = 0; i < queue.length; i += CALLS_PER_COMMAND) {
-        this.send(script, queue.length <= CALLS_PER_COMMAND ? queue : queue.slice(i, i + CALLS_PER_COMMAND));
-      }
+      this.send(script, queue);
     }
   };
 
