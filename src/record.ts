@@ -63,33 +63,35 @@ interface RecordOptions {
   cacheErrors: (error: TRPCError) => boolean;
 }
 
+/** Built as a literal: an object spread here cost more than the JSON it carries. */
+function made(status: StoredRecord['status'], fingerprint: string, body: string): StoredRecord {
+  return { status, fingerprint, createdAt: Date.now(), body };
+}
+
 /** Builds the record for a finished call, or null when nothing should be stored. */
 export function recordFor(outcome: CallOutcome, options: RecordOptions): StoredRecord | null {
-  // Records are built as literals: an object spread here cost more than the JSON it carries.
-  const made = (status: StoredRecord['status'], body: string): StoredRecord => ({
-    status,
-    fingerprint: options.fingerprint,
-    createdAt: Date.now(),
-    body,
-  });
   if (!outcome.ok) {
     if (!options.cacheErrors(outcome.error)) return null;
     const { code, message } = outcome.error;
-    return made('error', JSON.stringify({ code, message }));
+    return made('error', options.fingerprint, JSON.stringify({ code, message }));
   }
   let body: string;
   try {
     // superjson writes a plain value as {"json": value}; JSON.stringify does that without its walker.
     body = isPlainJson(outcome.data) ? `{"json":${JSON.stringify(outcome.data)}}` : superjson.stringify(outcome.data);
   } catch (cause) {
-    return made('unreplayable', `superjson could not serialize it: ${String(cause)}`);
+    return made('unreplayable', options.fingerprint, `superjson could not serialize it: ${String(cause)}`);
   }
   // UTF-8 takes at most 3 bytes per UTF-16 unit: most bodies need no count.
   const bytes = body.length * 3 <= options.maxResultBytes ? body.length : Buffer.byteLength(body);
   if (bytes > options.maxResultBytes) {
-    return made('unreplayable', `it is ${bytes} bytes, over maxResultBytes (${options.maxResultBytes})`);
+    return made(
+      'unreplayable',
+      options.fingerprint,
+      `it is ${bytes} bytes, over maxResultBytes (${options.maxResultBytes})`,
+    );
   }
-  return made('ok', body);
+  return made('ok', options.fingerprint, body);
 }
 
 /** Turns a stored record back into what the caller sees; every replay gets its own copy. */
