@@ -1,8 +1,7 @@
 import { createTRPCClient, httpLink, type OperationContext } from '@trpc/client';
 import { observable } from '@trpc/server/observable';
 import superjson from 'superjson';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { memoryStore } from '../../src';
+import { describe, expect, it } from 'vitest';
 import {
   idempotencyHeaders,
   idempotencyLink,
@@ -10,37 +9,27 @@ import {
   isReplayed,
   type ReplayInfo,
 } from '../../src/client';
-import { type HttpRouter, makeHttpApp } from '../helpers/http-app';
-import { type RunningServer, serveStandalone } from '../helpers/http-servers';
+import type { HttpRouter } from '../helpers/http-app';
+import { serveForSuite } from '../helpers/http-stores';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
-const store = memoryStore();
-const app = makeHttpApp(store);
-let server: RunningServer;
-
-beforeAll(async () => {
-  server = await serveStandalone(app);
-});
-afterAll(async () => {
-  await server.close();
-  await store.close();
-});
+const served = serveForSuite('memoryStore');
 
 function client(options: Parameters<typeof idempotencyLink>[0] = {}, replays: ReplayInfo[] = []) {
   return createTRPCClient<HttpRouter>({
     links: [
       idempotentReplayLink({ onReplay: (info) => replays.push(info) }),
       idempotencyLink(options),
-      httpLink({ url: server.url, transformer: superjson, headers: ({ op }) => idempotencyHeaders(op) }),
+      httpLink({ url: served.server.url, transformer: superjson, headers: ({ op }) => idempotencyHeaders(op) }),
     ],
   });
 }
 
 /** The key headers and executions one block of calls caused. */
 async function observe(block: () => Promise<unknown>) {
-  const [headersBefore, runsBefore] = [app.keyHeaders.length, app.runs.addItem];
+  const [headersBefore, runsBefore] = [served.app.keyHeaders.length, served.app.runs.addItem];
   await block();
-  return { keys: app.keyHeaders.slice(headersBefore), runs: app.runs.addItem - runsBefore };
+  return { keys: served.app.keyHeaders.slice(headersBefore), runs: served.app.runs.addItem - runsBefore };
 }
 
 describe('idempotencyLink', () => {
@@ -129,7 +118,7 @@ describe('isReplayed', () => {
                 complete: () => observer.complete(),
               }),
             ),
-        httpLink({ url: server.url, transformer: superjson, headers: ({ op }) => idempotencyHeaders(op) }),
+        httpLink({ url: served.server.url, transformer: superjson, headers: ({ op }) => idempotencyHeaders(op) }),
       ],
     });
     const idempotencyKey = crypto.randomUUID();
@@ -137,7 +126,7 @@ describe('isReplayed', () => {
     await trpc.addItem.mutate({ cartId: 'c6', sku: 'a' }, { context: { idempotencyKey } });
     // One entry per HTTP request: a link that subscribed twice would send every call twice.
     expect(seen).toEqual([false, true]);
-    expect(app.keyHeaders.slice(-2)).toEqual([idempotencyKey, idempotencyKey]);
+    expect(served.app.keyHeaders.slice(-2)).toEqual([idempotencyKey, idempotencyKey]);
   });
 
   it('is false without a response', () => {

@@ -1,22 +1,11 @@
 import { createTRPCClient, httpLink, retryLink, type TRPCLink } from '@trpc/client';
 import superjson from 'superjson';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { memoryStore } from '../../src';
+import { describe, expect, it } from 'vitest';
 import { idempotencyHeaders, idempotencyLink, idempotentReplayLink, type ReplayInfo } from '../../src/client';
-import { type HttpRouter, makeHttpApp } from '../helpers/http-app';
-import { type RunningServer, serveStandalone } from '../helpers/http-servers';
+import type { HttpRouter } from '../helpers/http-app';
+import { serveForSuite } from '../helpers/http-stores';
 
-const store = memoryStore();
-const app = makeHttpApp(store);
-let server: RunningServer;
-
-beforeAll(async () => {
-  server = await serveStandalone(app);
-});
-afterAll(async () => {
-  await server.close();
-  await store.close();
-});
+const served = serveForSuite('memoryStore');
 
 /** A fetch that lets the server run the call, then loses the first `count` responses. */
 function losingFetch(count: number) {
@@ -41,7 +30,7 @@ function client(links: TRPCLink<HttpRouter>[], lose: number, replays: ReplayInfo
       idempotentReplayLink({ onReplay: (info) => replays.push(info) }),
       ...links,
       httpLink({
-        url: server.url,
+        url: served.server.url,
         transformer: superjson,
         fetch: losingFetch(lose),
         headers: ({ op }) => idempotencyHeaders(op),
@@ -52,9 +41,14 @@ function client(links: TRPCLink<HttpRouter>[], lose: number, replays: ReplayInfo
 
 async function lostResponseRun(links: TRPCLink<HttpRouter>[], lose = 1) {
   const replays: ReplayInfo[] = [];
-  const [headersBefore, runsBefore] = [app.keyHeaders.length, app.runs.addItem];
+  const [headersBefore, runsBefore] = [served.app.keyHeaders.length, served.app.runs.addItem];
   const result = await client(links, lose, replays).addItem.mutate({ cartId: crypto.randomUUID(), sku: 'a' });
-  return { result, replays, keys: app.keyHeaders.slice(headersBefore), runs: app.runs.addItem - runsBefore };
+  return {
+    result,
+    replays,
+    keys: served.app.keyHeaders.slice(headersBefore),
+    runs: served.app.runs.addItem - runsBefore,
+  };
 }
 
 describe('a response lost after the server ran', () => {

@@ -1,6 +1,6 @@
 import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
 import superjson from 'superjson';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { REPLAY_HEADER } from '../../src';
 import {
   idempotencyHeaders,
@@ -9,9 +9,10 @@ import {
   isReplayed,
   type ReplayInfo,
 } from '../../src/client';
-import { type HttpApp, type HttpRouter, makeHttpApp } from '../helpers/http-app';
-import { adapters, type RunningServer, routeHandler } from '../helpers/http-servers';
-import { openStore, storeKinds } from '../helpers/http-stores';
+import { until } from '../helpers/app';
+import { type HttpRouter, makeHttpApp } from '../helpers/http-app';
+import { adapters, routeHandler } from '../helpers/http-servers';
+import { openStore, serveForSuite, storeKinds } from '../helpers/http-stores';
 
 type AdapterName = keyof typeof adapters;
 const matrix = (Object.keys(adapters) as AdapterName[]).flatMap((adapter) =>
@@ -30,25 +31,8 @@ async function failure(call: Promise<unknown>): Promise<{ status: number | undef
   throw new Error('expected the call to fail');
 }
 
-async function until(check: () => boolean): Promise<void> {
-  for (let i = 0; i < 500 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
-  expect(check()).toBe(true);
-}
-
 describe.each(matrix)('%s adapter with %s', (adapter, kind) => {
-  let app: HttpApp;
-  let server: RunningServer;
-  let close: () => Promise<void>;
-  beforeAll(async () => {
-    const opened = await openStore(kind);
-    close = opened.close;
-    app = makeHttpApp(opened.store, { cacheErrors: (error) => error.code === 'NOT_FOUND' });
-    server = await adapters[adapter](app);
-  });
-  afterAll(async () => {
-    await server?.close();
-    await close?.();
-  });
+  const served = serveForSuite(kind, adapters[adapter], { cacheErrors: (error) => error.code === 'NOT_FOUND' });
 
   function client(user = 'alice', replays: ReplayInfo[] = []) {
     return createTRPCClient<HttpRouter>({
@@ -56,7 +40,7 @@ describe.each(matrix)('%s adapter with %s', (adapter, kind) => {
         idempotentReplayLink({ onReplay: (info) => replays.push(info) }),
         idempotencyLink(),
         httpLink({
-          url: server.url,
+          url: served.server.url,
           transformer: superjson,
           headers: ({ op }) => ({ 'x-user': user, ...idempotencyHeaders(op) }),
         }),
@@ -68,21 +52,21 @@ describe.each(matrix)('%s adapter with %s', (adapter, kind) => {
     const replays: ReplayInfo[] = [];
     const trpc = client('alice', replays);
     const idempotencyKey = crypto.randomUUID();
-    const runsBefore = app.runs.addItem;
+    const runsBefore = served.app.runs.addItem;
     const first = await trpc.addItem.mutate({ cartId: 'c', sku: 'a' }, { context: { idempotencyKey } });
     expect(replays).toEqual([]);
     const second = await trpc.addItem.mutate({ cartId: 'c', sku: 'a' }, { context: { idempotencyKey } });
     expect(second).toEqual(first);
     expect(first.owner).toBe('alice');
     expect(second.at).toBeInstanceOf(Date);
-    expect(app.runs.addItem - runsBefore).toBe(1);
+    expect(served.app.runs.addItem - runsBefore).toBe(1);
     expect(replays.map((r) => [r.op.context.idempotencyKey, r.outcome])).toEqual([[idempotencyKey, 'result']]);
   });
 
   it('sends the header on the wire, as a plain fetch sees it', async () => {
     const key = crypto.randomUUID();
     const post = () =>
-      fetch(`${server.url}/addItem`, {
+      fetch(`${served.server.url}/addItem`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'idempotency-key': key, 'x-user': 'alice' },
         body: JSON.stringify({ json: { cartId: 'raw', sku: 'a' } }),
@@ -97,35 +81,35 @@ describe.each(matrix)('%s adapter with %s', (adapter, kind) => {
 
   it('scopes keys by the user createContext read', async () => {
     const idempotencyKey = crypto.randomUUID();
-    const runsBefore = app.runs.addItem;
+    const runsBefore = served.app.runs.addItem;
     const a = await client('alice').addItem.mutate({ cartId: 'c', sku: 'a' }, { context: { idempotencyKey } });
     const b = await client('bob').addItem.mutate({ cartId: 'c', sku: 'a' }, { context: { idempotencyKey } });
     expect([a.owner, b.owner]).toEqual(['alice', 'bob']);
-    expect(app.runs.addItem - runsBefore).toBe(2);
+    expect(served.app.runs.addItem - runsBefore).toBe(2);
   });
 
   it('makes concurrent duplicates wait for the first call: one run, one result', async () => {
     const replays: ReplayInfo[] = [];
     const trpc = client('alice', replays);
     const idempotencyKey = crypto.randomUUID();
-    const runsBefore = app.runs.addItem;
+    const runsBefore = served.app.runs.addItem;
     const results = await Promise.all(
       Array.from({ length: 6 }, () =>
         trpc.addItem.mutate({ cartId: 'burst', sku: 'a' }, { context: { idempotencyKey } }),
       ),
     );
-    expect(app.runs.addItem - runsBefore).toBe(1);
+    expect(served.app.runs.addItem - runsBefore).toBe(1);
     for (const result of results) expect(result).toEqual(results[0]);
     expect(replays).toHaveLength(5);
   });
 
   it('answers a malformed key with HTTP 400 and does not run', async () => {
-    const runsBefore = app.runs.addItem;
+    const runsBefore = served.app.runs.addItem;
     const result = await failure(
       client().addItem.mutate({ cartId: 'c', sku: 'a' }, { context: { idempotencyKey: 'has space' } }),
     );
     expect(result).toEqual({ status: 400, code: 'BAD_REQUEST' });
-    expect(app.runs.addItem).toBe(runsBefore);
+    expect(served.app.runs.addItem).toBe(runsBefore);
   });
 
   it('answers a reused key with a different input with HTTP 422', async () => {
@@ -139,24 +123,24 @@ describe.each(matrix)('%s adapter with %s', (adapter, kind) => {
   it('answers a duplicate that outwaits waitTimeoutMs with HTTP 409, and replays once the first call is done', async () => {
     const trpc = client();
     const idempotencyKey = crypto.randomUUID();
-    const runsBefore = app.runs.gated;
+    const runsBefore = served.app.runs.gated;
     const first = trpc.gated.mutate({ n: 1 }, { context: { idempotencyKey } });
-    await until(() => app.runs.gated === runsBefore + 1);
+    await until(async () => served.app.runs.gated === runsBefore + 1, 5_000, 'the gated call to start');
     expect(await failure(trpc.gated.mutate({ n: 1 }, { context: { idempotencyKey } }))).toEqual({
       status: 409,
       code: 'CONFLICT',
     });
-    app.release();
+    served.app.release();
     const result = await first;
     expect(await trpc.gated.mutate({ n: 1 }, { context: { idempotencyKey } })).toEqual(result);
-    expect(app.runs.gated).toBe(runsBefore + 1);
+    expect(served.app.runs.gated).toBe(runsBefore + 1);
   });
 
   it('replays a cached error with its status and the replay header', async () => {
     const replays: ReplayInfo[] = [];
     const trpc = client('alice', replays);
     const idempotencyKey = crypto.randomUUID();
-    const runsBefore = app.runs.fail;
+    const runsBefore = served.app.runs.fail;
     expect(await failure(trpc.fail.mutate({ sku: 'x' }, { context: { idempotencyKey } }))).toEqual({
       status: 404,
       code: 'NOT_FOUND',
@@ -167,7 +151,7 @@ describe.each(matrix)('%s adapter with %s', (adapter, kind) => {
     expect(isReplayed(replayedError as TRPCClientError<HttpRouter>)).toBe(true);
     expect((replayedError as Error).message).toBe(`no such sku (${runsBefore + 1})`);
     expect(replays.map((r) => r.outcome)).toEqual(['error']);
-    expect(app.runs.fail).toBe(runsBefore + 1);
+    expect(served.app.runs.fail).toBe(runsBefore + 1);
   });
 });
 

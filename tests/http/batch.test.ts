@@ -1,6 +1,14 @@
-import { createTRPCClient, httpBatchLink, httpBatchStreamLink, httpLink, splitLink, type TRPCLink } from '@trpc/client';
+import {
+  createTRPCClient,
+  httpBatchLink,
+  httpBatchStreamLink,
+  httpLink,
+  splitLink,
+  type TRPCClient,
+  type TRPCLink,
+} from '@trpc/client';
 import superjson from 'superjson';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   hasIdempotencyKey,
   idempotencyBatchHeaders,
@@ -9,9 +17,9 @@ import {
   idempotentReplayLink,
   type ReplayInfo,
 } from '../../src/client';
-import { type HttpApp, type HttpRouter, makeHttpApp } from '../helpers/http-app';
-import { adapters, type RunningServer } from '../helpers/http-servers';
-import { openStore, type StoreKind, storeKinds } from '../helpers/http-stores';
+import type { HttpRouter } from '../helpers/http-app';
+import { adapters } from '../helpers/http-servers';
+import { type StoreKind, serveForSuite, storeKinds } from '../helpers/http-stores';
 
 type Terminator = (url: string) => TRPCLink<HttpRouter>;
 const batch: Terminator = (url) =>
@@ -21,59 +29,57 @@ const stream: Terminator = (url) =>
 
 const item = { cartId: 'cart-1', sku: 'apple' };
 
+/** Two identical addItem calls in one batch, each under its own key. */
+const addTwo = (trpc: TRPCClient<HttpRouter>, k1: string, k2: string) =>
+  Promise.all([
+    trpc.addItem.mutate(item, { context: { idempotencyKey: k1 } }),
+    trpc.addItem.mutate(item, { context: { idempotencyKey: k2 } }),
+  ]);
+
 describe.each(storeKinds)('batched calls on %s', (kind: StoreKind) => {
-  let app: HttpApp;
-  let server: RunningServer;
-  let close: () => Promise<void>;
-  beforeAll(async () => {
-    const opened = await openStore(kind);
-    close = opened.close;
-    app = makeHttpApp(opened.store);
-    server = await adapters.standalone(app);
-  });
-  afterAll(async () => {
-    await server.close();
-    await close();
-  });
+  const served = serveForSuite(kind);
 
   function client(terminator: Terminator, replays: ReplayInfo[] = []) {
     return createTRPCClient<HttpRouter>({
-      links: [idempotentReplayLink({ onReplay: (r) => replays.push(r) }), idempotencyLink(), terminator(server.url)],
+      links: [
+        idempotentReplayLink({ onReplay: (r) => replays.push(r) }),
+        idempotencyLink(),
+        terminator(served.server.url),
+      ],
     });
   }
 
   it('runs two identical batched addItem calls twice, each under its own key; a retried batch replays both', async () => {
     const trpc = client(batch);
     const [k1, k2] = [crypto.randomUUID(), crypto.randomUUID()];
-    const send = () =>
-      Promise.all([
-        trpc.addItem.mutate(item, { context: { idempotencyKey: k1 } }),
-        trpc.addItem.mutate(item, { context: { idempotencyKey: k2 } }),
-      ]);
-    const runsBefore = app.runs.addItem;
-    const headersBefore = app.keyHeaders.length;
+    const send = () => addTwo(trpc, k1, k2);
+    const runsBefore = served.app.runs.addItem;
+    const headersBefore = served.app.keyHeaders.length;
     const first = await send();
-    expect(app.runs.addItem - runsBefore).toBe(2);
+    expect(served.app.runs.addItem - runsBefore).toBe(2);
     expect(first[0].line).not.toBe(first[1].line);
     // One HTTP request carried both keys.
-    expect(app.keyHeaders.slice(headersBefore)).toEqual([`"${k1}", "${k2}"`]);
+    expect(served.app.keyHeaders.slice(headersBefore)).toEqual([`"${k1}", "${k2}"`]);
 
     const retried = await send();
-    expect(app.runs.addItem - runsBefore).toBe(2);
+    expect(served.app.runs.addItem - runsBefore).toBe(2);
     expect(retried).toEqual(first);
   });
 
   it('gives generated keys to batched calls, so identical calls still both run', async () => {
     const trpc = client(batch);
-    const runsBefore = app.runs.addItem;
+    const runsBefore = served.app.runs.addItem;
     const [a, b] = await Promise.all([trpc.addItem.mutate(item), trpc.addItem.mutate(item)]);
-    expect(app.runs.addItem - runsBefore).toBe(2);
+    expect(served.app.runs.addItem - runsBefore).toBe(2);
     expect(a.line).not.toBe(b.line);
   });
 
   it('runs a call without a key in a keyed batch every time, and replays the keyed ones', async () => {
     const trpc = createTRPCClient<HttpRouter>({
-      links: [idempotencyLink({ condition: (op) => op.type === 'mutation' && !op.context.noKey }), batch(server.url)],
+      links: [
+        idempotencyLink({ condition: (op) => op.type === 'mutation' && !op.context.noKey }),
+        batch(served.server.url),
+      ],
     });
     const [k1, k3] = [crypto.randomUUID(), crypto.randomUUID()];
     const send = () =>
@@ -82,12 +88,12 @@ describe.each(storeKinds)('batched calls on %s', (kind: StoreKind) => {
         trpc.addItem.mutate(item, { context: { noKey: true } }),
         trpc.addItem.mutate(item, { context: { idempotencyKey: k3 } }),
       ]);
-    const runsBefore = app.runs.addItem;
-    const headersBefore = app.keyHeaders.length;
+    const runsBefore = served.app.runs.addItem;
+    const headersBefore = served.app.keyHeaders.length;
     const first = await send();
     const second = await send();
-    expect(app.keyHeaders.slice(headersBefore)).toEqual([`"${k1}", "", "${k3}"`, `"${k1}", "", "${k3}"`]);
-    expect(app.runs.addItem - runsBefore).toBe(4);
+    expect(served.app.keyHeaders.slice(headersBefore)).toEqual([`"${k1}", "", "${k3}"`, `"${k1}", "", "${k3}"`]);
+    expect(served.app.runs.addItem - runsBefore).toBe(4);
     expect([second[0], second[2]]).toEqual([first[0], first[2]]);
     expect(second[1].line).not.toBe(first[1].line);
   });
@@ -95,9 +101,9 @@ describe.each(storeKinds)('batched calls on %s', (kind: StoreKind) => {
   it('sends the plain key for a batch of one', async () => {
     const trpc = client(batch);
     const idempotencyKey = crypto.randomUUID();
-    const headersBefore = app.keyHeaders.length;
+    const headersBefore = served.app.keyHeaders.length;
     await trpc.addItem.mutate(item, { context: { idempotencyKey } });
-    expect(app.keyHeaders.slice(headersBefore)).toEqual([idempotencyKey]);
+    expect(served.app.keyHeaders.slice(headersBefore)).toEqual([idempotencyKey]);
   });
 
   it('routes keyed mutations to a non-batching httpLink with splitLink', async () => {
@@ -106,51 +112,39 @@ describe.each(storeKinds)('batched calls on %s', (kind: StoreKind) => {
         idempotencyLink(),
         splitLink({
           condition: hasIdempotencyKey,
-          true: httpLink({ url: server.url, transformer: superjson, headers: ({ op }) => idempotencyHeaders(op) }),
-          false: httpBatchLink({ url: server.url, transformer: superjson }),
+          true: httpLink({
+            url: served.server.url,
+            transformer: superjson,
+            headers: ({ op }) => idempotencyHeaders(op),
+          }),
+          false: httpBatchLink({ url: served.server.url, transformer: superjson }),
         }),
       ],
     });
-    const headersBefore = app.keyHeaders.length;
-    const runsBefore = app.runs.addItem;
+    const headersBefore = served.app.keyHeaders.length;
+    const runsBefore = served.app.runs.addItem;
     await Promise.all([trpc.addItem.mutate(item), trpc.addItem.mutate(item), trpc.lookup.query({ sku: 'a' })]);
-    const sent = app.keyHeaders.slice(headersBefore);
+    const sent = served.app.keyHeaders.slice(headersBefore);
     // Two keyed requests of one key each, and the query in a batch of its own without one.
     expect(sent.filter((k) => k !== null)).toHaveLength(2);
     expect(sent.filter((k) => k === null)).toHaveLength(1);
     for (const key of sent) expect(key ?? '').not.toContain(',');
-    expect(app.runs.addItem - runsBefore).toBe(2);
+    expect(served.app.runs.addItem - runsBefore).toBe(2);
   });
 });
 
 describe.each(Object.keys(adapters) as (keyof typeof adapters)[])('httpBatchStreamLink over %s', (adapter) => {
-  let app: HttpApp;
-  let server: RunningServer;
-  let close: () => Promise<void>;
-  beforeAll(async () => {
-    const opened = await openStore('memoryStore');
-    close = opened.close;
-    app = makeHttpApp(opened.store);
-    server = await adapters[adapter](app);
-  });
-  afterAll(async () => {
-    await server.close();
-    await close();
-  });
+  const served = serveForSuite('memoryStore', adapters[adapter]);
 
   it('replays a streamed batch as successes, though the replay header cannot follow the early headers', async () => {
-    const trpc = createTRPCClient<HttpRouter>({ links: [idempotencyLink(), stream(server.url)] });
+    const trpc = createTRPCClient<HttpRouter>({ links: [idempotencyLink(), stream(served.server.url)] });
     const [k1, k2] = [crypto.randomUUID(), crypto.randomUUID()];
-    const send = () =>
-      Promise.all([
-        trpc.addItem.mutate(item, { context: { idempotencyKey: k1 } }),
-        trpc.addItem.mutate(item, { context: { idempotencyKey: k2 } }),
-      ]);
-    const runsBefore = app.runs.addItem;
+    const send = () => addTwo(trpc, k1, k2);
+    const runsBefore = served.app.runs.addItem;
     const first = await send();
     const replayed = await send();
     expect(replayed).toEqual(first);
     expect(replayed[0].at).toBeInstanceOf(Date);
-    expect(app.runs.addItem - runsBefore).toBe(2);
+    expect(served.app.runs.addItem - runsBefore).toBe(2);
   });
 });
