@@ -11,10 +11,16 @@ interface Channel {
 /**
  * Completion notices over Redis pub/sub, on one subscriber connection per store.
  * Channels are reference-counted: one SUBSCRIBE however many local waiters share a record id.
+ * A channel whose last waiter left is unsubscribed after the current I/O phase, in one UNSUBSCRIBE
+ * with every other channel left in it: a woken waiter returns its result first, without paying
+ * for a socket write, and a busy process sends one command rather than one per record.
  */
 export class Notifier {
   private connection: Redis | Cluster | undefined;
   private readonly channels = new Map<string, Channel>();
+  /** Channels whose last listener left; unsubscribed by `sweep` unless a new waiter came first. */
+  private readonly idle = new Set<string>();
+  private sweepScheduled = false;
 
   constructor(
     private readonly source: Redis | Cluster,
@@ -53,21 +59,43 @@ export class Notifier {
     const watch = signalWatch<string>((w) => {
       const current = this.channels.get(channelName);
       if (!current?.listeners.delete(w.wake) || current.listeners.size > 0) return;
-      this.channels.delete(channelName);
-      this.connection?.unsubscribe(channelName).catch(() => {});
+      this.idle.add(channelName);
+      if (!this.sweepScheduled) {
+        this.sweepScheduled = true;
+        setImmediate(this.sweep);
+      }
     });
     channel.listeners.add(watch.wake);
     try {
       await channel.subscribed;
     } catch (error) {
+      // Not reused: the next waiter of this id subscribes afresh. The UNSUBSCRIBE goes now, ahead
+      // of that SUBSCRIBE, in case the timed-out SUBSCRIBE still reaches Redis.
+      if (this.channels.get(channelName) === channel) {
+        this.channels.delete(channelName);
+        this.connection?.unsubscribe(channelName).catch(() => {});
+      }
       watch.close();
       throw error;
     }
     return watch;
   }
 
+  private readonly sweep = (): void => {
+    this.sweepScheduled = false;
+    const left: string[] = [];
+    for (const name of this.idle) {
+      if (this.channels.get(name)?.listeners.size !== 0) continue; // gone already, or watched again
+      this.channels.delete(name);
+      left.push(name);
+    }
+    this.idle.clear();
+    if (left.length > 0) this.connection?.unsubscribe(...left).catch(() => {});
+  };
+
   async close(): Promise<void> {
     this.channels.clear();
+    this.idle.clear();
     this.connection?.disconnect();
     this.connection = undefined;
   }
