@@ -75,7 +75,7 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
     const answer = await resolveCall({
       id: scopeKey(userIdOf(opts.ctx), opts.path, key),
       path: opts.path,
-      fingerprint: fingerprint(await opts.getRawInput()),
+      fingerprint: fingerprint(await opts.getRawInput(), config.superjson),
       startedAt,
       deadline: startedAt + waitTimeoutMs,
       signal: opts.signal,
@@ -191,6 +191,7 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
       fingerprint: call.fingerprint,
       maxResultBytes: config.maxResultBytes,
       cacheErrors: config.cacheErrors,
+      superjson: config.superjson,
     });
     try {
       if (!record) {
@@ -240,7 +241,7 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
       throw inputMismatch(config.headerName, call.path);
     }
     emit(call, type, type === 'wait' ? { waitedMs: performance.now() - call.startedAt } : undefined);
-    return { kind: 'replayed', outcome: replay(record, call.path) };
+    return { kind: 'replayed', outcome: replay(record, call.path, config.superjson) };
   }
 
   /**

@@ -9,3 +9,4 @@ export { REPLAY_HEADER } from './replay-header';
 export { type MemoryStoreOptions, memoryStore } from './store/memory';
 export { type RedisStoreOptions, redisStore } from './store/redis';
 export type { Claim, IdempotencyStore, Lease, Watch } from './store/store';
+export type { SuperJSONLike } from './superjson';

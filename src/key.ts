@@ -1,8 +1,8 @@
 import * as crypto from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import superjson from 'superjson';
 import { inputNotFingerprintable, keyInvalid } from './errors';
 import { sortedPlainJson } from './plain-json';
+import { defaultSuperJSON, type SuperJSONLike } from './superjson';
 
 /** Request headers as tRPC adapters expose them: a fetch `Headers` or Node's `IncomingHttpHeaders`. */
 export type HeadersLike = Headers | IncomingHttpHeaders | Record<string, string | string[] | undefined>;
@@ -150,13 +150,13 @@ function canonical(value: unknown): string {
  * A hash of the raw input, stable under object key order. superjson first, so that a Date and
  * its ISO string, or a BigInt and a number, fingerprint differently.
  */
-export function fingerprint(rawInput: unknown): string {
+export function fingerprint(rawInput: unknown, sj: SuperJSONLike = defaultSuperJSON): string {
   // What the general path below writes for a value superjson leaves as is, written directly.
-  const plain = sortedPlainJson(rawInput);
+  const plain = sortedPlainJson(rawInput, sj);
   if (plain !== undefined) return hash(`{"json":${plain}}`);
-  let serialized: ReturnType<typeof superjson.serialize>;
+  let serialized: ReturnType<SuperJSONLike['serialize']>;
   try {
-    serialized = superjson.serialize(rawInput);
+    serialized = sj.serialize(rawInput);
   } catch (cause) {
     // superjson guards against prototype pollution by throwing; that is bad input, not a crash.
     throw inputNotFingerprintable(cause);

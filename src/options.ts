@@ -4,6 +4,7 @@ import { IdempotencyConfigError } from './errors';
 import type { IdempotencyEvent } from './events';
 import { readKeyHeader, type UserId } from './key';
 import { type IdempotencyStore, isStore } from './store/store';
+import { defaultSuperJSON, isSuperJSONLike, type SuperJSONLike } from './superjson';
 
 /** Options of {@link createIdempotency}. Every one but `store` has a default. */
 export interface IdempotencyOptions<TContext> {
@@ -31,6 +32,13 @@ export interface IdempotencyOptions<TContext> {
   onEvent?: (event: IdempotencyEvent) => void;
   /** Largest serialized result stored, in bytes. A larger one is returned once, never replayed. Default 1 MiB. */
   maxResultBytes?: number;
+  /**
+   * The superjson that stores results and fingerprints inputs: pass the one your tRPC transformer
+   * uses when you register custom types on it (`registerCustom`, `registerClass`), so that replays
+   * bring them back too. Default: superjson's default export, as this package loads it (the
+   * CommonJS build carries its own copy, which your registrations do not reach).
+   */
+  superjson?: SuperJSONLike;
 }
 
 const fn = (what: string) =>
@@ -53,6 +61,12 @@ const schema = z
     getKey: fn('(ctx) => key').optional(),
     onEvent: fn('(event) => void').optional(),
     maxResultBytes: z.number().int().positive().default(1_048_576),
+    superjson: z
+      .custom<SuperJSONLike>(isSuperJSONLike, {
+        message: 'expected superjson or a new SuperJSON() (with serialize, stringify and parse)',
+      })
+      // A function given to default() is taken as a factory, and superjson's default export is a class.
+      .default(() => defaultSuperJSON),
   })
   .strict();
 

@@ -5,20 +5,24 @@
  * walker, which allocates a path per node. Anything else (a Date, a BigInt, undefined, -0, a class
  * instance, a shared reference, a key superjson refuses) is not plain: the caller uses superjson.
  */
-import superjson from 'superjson';
+import { defaultSuperJSON, type SuperJSONLike } from './superjson';
 
 interface Registry {
   transfomers?: Record<string, unknown>; // sic, in superjson 2
 }
 
+interface Internals {
+  customTransformerRegistry?: Registry;
+}
+
 /**
- * A custom transformer registered on the default superjson instance may claim even plain values,
- * so the fast paths are off once there is one (or if superjson's internals look different).
+ * A custom transformer registered on the superjson in use may claim even plain values, so the
+ * fast paths are off once it has one (or if its internals look different). superjson's default
+ * export keeps its registry on `defaultInstance`; a `new SuperJSON()` keeps its own.
  */
-function superjsonIsStock(): boolean {
-  const instance = (superjson as unknown as { defaultInstance?: { customTransformerRegistry?: Registry } })
-    .defaultInstance;
-  const transformers = instance?.customTransformerRegistry?.transfomers;
+function isStock(sj: SuperJSONLike): boolean {
+  const own = sj as SuperJSONLike & Internals & { defaultInstance?: Internals };
+  const transformers = (own.defaultInstance ?? own).customTransformerRegistry?.transfomers;
   if (!transformers) return false;
   for (const _ in transformers) return false;
   return true;
@@ -83,8 +87,8 @@ function sorted(value: unknown, depth: number, seen: Set<object>): string | unde
 }
 
 /** The value as JSON with sorted keys, or undefined when it is not plain (see above). */
-export function sortedPlainJson(value: unknown): string | undefined {
-  return superjsonIsStock() ? sorted(value, 0, new Set()) : undefined;
+export function sortedPlainJson(value: unknown, sj: SuperJSONLike = defaultSuperJSON): string | undefined {
+  return isStock(sj) ? sorted(value, 0, new Set()) : undefined;
 }
 
 function plain(value: unknown, depth: number, seen: Set<object>): boolean {
@@ -118,6 +122,6 @@ function plain(value: unknown, depth: number, seen: Set<object>): boolean {
 }
 
 /** Whether superjson would leave `value` as it is, so that `JSON.stringify` writes the same. */
-export function isPlainJson(value: unknown): boolean {
-  return superjsonIsStock() && plain(value, 0, new Set());
+export function isPlainJson(value: unknown, sj: SuperJSONLike = defaultSuperJSON): boolean {
+  return isStock(sj) && plain(value, 0, new Set());
 }

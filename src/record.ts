@@ -1,8 +1,8 @@
 import type { TRPC_ERROR_CODE_KEY } from '@trpc/server';
 import { TRPCError } from '@trpc/server';
-import superjson from 'superjson';
 import { resultNotReplayable } from './errors';
 import { isPlainJson } from './plain-json';
+import { defaultSuperJSON, type SuperJSONLike } from './superjson';
 
 /**
  * What is stored for a completed call.
@@ -61,6 +61,8 @@ interface RecordOptions {
   fingerprint: string;
   maxResultBytes: number;
   cacheErrors: (error: TRPCError) => boolean;
+  /** Default: superjson's default export. */
+  superjson?: SuperJSONLike;
 }
 
 /** Built as a literal: an object spread here cost more than the JSON it carries. */
@@ -75,10 +77,11 @@ export function recordFor(outcome: CallOutcome, options: RecordOptions): StoredR
     const { code, message } = outcome.error;
     return made('error', options.fingerprint, JSON.stringify({ code, message }));
   }
+  const sj = options.superjson ?? defaultSuperJSON;
   let body: string;
   try {
     // superjson writes a plain value as {"json": value}; JSON.stringify does that without its walker.
-    body = isPlainJson(outcome.data) ? `{"json":${JSON.stringify(outcome.data)}}` : superjson.stringify(outcome.data);
+    body = isPlainJson(outcome.data, sj) ? `{"json":${JSON.stringify(outcome.data)}}` : sj.stringify(outcome.data);
   } catch (cause) {
     return made('unreplayable', options.fingerprint, `superjson could not serialize it: ${String(cause)}`);
   }
@@ -95,10 +98,10 @@ export function recordFor(outcome: CallOutcome, options: RecordOptions): StoredR
 }
 
 /** Turns a stored record back into what the caller sees; every replay gets its own copy. */
-export function replay(record: StoredRecord, path: string): CallOutcome {
+export function replay(record: StoredRecord, path: string, sj: SuperJSONLike = defaultSuperJSON): CallOutcome {
   switch (record.status) {
     case 'ok':
-      return { ok: true, data: superjson.parse(record.body) };
+      return { ok: true, data: sj.parse(record.body) };
     case 'error': {
       const { code, message } = JSON.parse(record.body) as { code: TRPC_ERROR_CODE_KEY; message: string };
       return { ok: false, error: new TRPCError({ code, message }) };

@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import superjson, { SuperJSON } from 'superjson';
 import { describe, expect, it } from 'vitest';
 import { createIdempotency, IdempotencyConfigError, memoryStore, redisStore } from '../../src';
 
@@ -17,6 +18,7 @@ describe('createIdempotency options', () => {
     [{ store, cacheErrors: true }, /cacheErrors: expected a function/],
     [{ store, getUserId: 'user.id' }, /getUserId: expected a function/],
     [{ store, ttl: 60 }, /ttl/],
+    [{ store, superjson: JSON }, /superjson: expected superjson or a new SuperJSON\(\)/],
   ])('rejects %o with an error naming the option', (options, message) => {
     const create = () => createIdempotency(options as never);
     expect(create).toThrow(IdempotencyConfigError);
@@ -25,6 +27,11 @@ describe('createIdempotency options', () => {
 
   it('accepts the defaults', () => {
     expect(createIdempotency({ store }).inFlight).toBe(0);
+  });
+
+  it("accepts superjson's default export and a new SuperJSON() as `superjson`", () => {
+    expect(createIdempotency({ store, superjson }).inFlight).toBe(0);
+    expect(createIdempotency({ store, superjson: new SuperJSON() }).inFlight).toBe(0);
   });
 });
 
