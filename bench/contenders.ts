@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { CachePersistenceLayer } from '@aws-lambda-powertools/idempotency/cache';
 import type { CacheClient } from '@aws-lambda-powertools/idempotency/cache/types';
@@ -6,6 +7,8 @@ import { RedisStorageAdapter } from '@node-idempotency/storage-adapter-redis';
 import { createClient } from '@redis/client';
 import { experimental_trpcMiddleware, TRPCError, type TRPCMiddlewareBuilder } from '@trpc/server';
 import { Redis } from 'ioredis';
+import { ScriptBatcher } from '../src/store/batch';
+import { CLAIM, COMPLETE } from '../src/store/scripts';
 
 /**
  * The library as users run it: the build in dist/, which `npm run bench` makes first. Run through tsx,
@@ -47,6 +50,8 @@ export interface Contender {
   shared: boolean;
   /** Ours: the targets are checked against these rows. */
   ours: boolean;
+  /** A yardstick (bare, floor), neither ours nor a peer. */
+  reference?: boolean;
   create(redisUrl: string): Promise<Instance>;
 }
 
@@ -96,6 +101,42 @@ function ours(id: string, label: string, cache: boolean): Contender {
     },
   };
 }
+
+/**
+ * A yardstick, not an idempotency library: the two script round trips a first call of ours makes
+ * (the same batched CLAIM and COMPLETE, through the same ioredis), and nothing else: no hashing, no
+ * record, no cache, no waiting. Unique-key throughput cannot beat this, so it shows how much of
+ * the budget is Redis and ioredis on this machine.
+ */
+const floor: Contender = {
+  id: 'floor',
+  label: 'floor: 2 script round trips',
+  redis: true,
+  shared: false,
+  ours: false,
+  reference: true,
+  async create(url) {
+    const redis = await ioredis(url);
+    const scripts = new ScriptBatcher(redis);
+    return {
+      middleware: middleware().create(async (opts) => {
+        const key = keyOf(opts.ctx);
+        if (key === undefined) return opts.next();
+        const tag = `floor:{${key}}`;
+        const token = randomUUID();
+        await scripts.run(CLAIM, [`${tag}:r`, `${tag}:l`], [token, 10_000], 1_000);
+        const result = await opts.next();
+        const text = `r1\nok\n-\n0\n${JSON.stringify(result.ok ? result.data : null)}`;
+        await scripts.run(COMPLETE, [`${tag}:r`, `${tag}:l`], [token, text, 86_400, `${tag}:c`], 1_000);
+        return result;
+      }),
+      inFlight: () => undefined,
+      async close() {
+        await redis.quit();
+      },
+    };
+  },
+};
 
 /** @node-idempotency/core in wait mode: SET NX of an IN_PROGRESS marker, then polling GET. */
 const nodeIdempotency: Contender = {
@@ -193,6 +234,7 @@ export const CONTENDERS: Contender[] = [
     redis: false,
     shared: false,
     ours: false,
+    reference: true,
     async create() {
       return { middleware: undefined, inFlight: () => undefined, close: async () => {} };
     },
@@ -211,6 +253,7 @@ export const CONTENDERS: Contender[] = [
       return { middleware: idempotency.middleware, inFlight: () => idempotency.inFlight, close: () => store.close() };
     },
   },
+  floor,
   nodeIdempotency,
   powertools,
 ];

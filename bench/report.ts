@@ -9,7 +9,8 @@ export interface Verdict {
 }
 
 const info = (r: ContenderResult) => CONTENDERS.find((c) => c.id === r.id);
-const peers = (results: ContenderResult[]) => results.filter((r) => info(r)?.redis && !info(r)?.ours);
+const peers = (results: ContenderResult[]) =>
+  results.filter((r) => info(r)?.redis && !info(r)?.ours && !info(r)?.reference);
 /** Our contenders that share state through Redis: the targets are about these. */
 const oursOnRedis = (results: ContenderResult[]) => results.filter((r) => info(r)?.redis && info(r)?.ours);
 
