@@ -101,7 +101,15 @@ export function recordFor(outcome: CallOutcome, options: RecordOptions): StoredR
 export function replay(record: StoredRecord, path: string, sj: SuperJSONLike = defaultSuperJSON): CallOutcome {
   switch (record.status) {
     case 'ok':
-      return { ok: true, data: sj.parse(record.body) };
+      try {
+        return { ok: true, data: sj.parse(record.body) };
+      } catch (cause) {
+        // A custom type whose deserializer throws, or that is no longer registered where it was.
+        return {
+          ok: false,
+          error: resultNotReplayable(path, `superjson could not parse the stored result: ${String(cause)}`),
+        };
+      }
     case 'error': {
       const { code, message } = JSON.parse(record.body) as { code: TRPC_ERROR_CODE_KEY; message: string };
       return { ok: false, error: new TRPCError({ code, message }) };

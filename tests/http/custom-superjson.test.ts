@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createIdempotency, type IdempotencyStore } from '../../src';
 import { idempotencyHeaders } from '../../src/client';
-import { recordFor } from '../../src/record';
+import { recordFor, replay } from '../../src/record';
 import type { RunningServer } from '../helpers/http-servers';
 import { openStore, storeKinds } from '../helpers/http-stores';
 
@@ -121,5 +121,32 @@ describe('the plain-JSON fast path with a given superjson', () => {
     );
     expect(record?.body).toBe(sj.stringify(value));
     expect(record?.body).toContain('"meta"'); // written by the transformer, not as plain JSON
+  });
+});
+
+describe('a stored result the given superjson cannot parse', () => {
+  it('is PRECONDITION_FAILED with the reason, not a crash', () => {
+    const record = recordFor(
+      { ok: true, data: { amount: new Money(5n, 'EUR') } },
+      { fingerprint: 'f', maxResultBytes: 1e6, cacheErrors: () => false, superjson: appSuperJSON() },
+    );
+    // Deployed since with a deserializer that throws on the stored form.
+    const strict = new SuperJSON();
+    strict.registerCustom<Money, string>(
+      {
+        isApplicable: (v): v is Money => v instanceof Money,
+        serialize: (m) => `${m.cents}`,
+        deserialize: () => {
+          throw new Error('unknown money format');
+        },
+      },
+      'money',
+    );
+    const outcome = replay(record!, 'charge', strict);
+    expect(outcome.ok).toBe(false);
+    expect(!outcome.ok && outcome.error.code).toBe('PRECONDITION_FAILED');
+    expect(!outcome.ok && outcome.error.message).toMatch(
+      /cannot be replayed \(superjson could not parse the stored result: Error: unknown money format\)/,
+    );
   });
 });
