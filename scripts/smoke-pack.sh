@@ -66,10 +66,21 @@ function check(condition, message) {
   if (!condition) throw new Error(message);
 }
 
+/** A type of the app's own, registered on the app's superjson (which the CommonJS build's bundled copy never sees). */
+class Money {
+  constructor(cents) {
+    this.cents = cents;
+  }
+}
+superjson.registerCustom(
+  { isApplicable: (v) => v instanceof Money, serialize: (m) => String(m.cents), deserialize: (s) => new Money(Number(s)) },
+  'money',
+);
+
 async function smoke() {
   let runs = 0;
   const t = initTRPC.context().create({ transformer: superjson });
-  const idempotency = lib.createIdempotency({ store: lib.memoryStore() });
+  const idempotency = lib.createIdempotency({ store: lib.memoryStore(), superjson });
   const router = t.router({
     createOrder: t.procedure
       .use(idempotency.middleware)
@@ -77,7 +88,7 @@ async function smoke() {
       .mutation(async ({ input }) => {
         const id = ++runs;
         await new Promise((resolve) => setTimeout(resolve, 50));
-        return { id, sku: input.sku, at: new Date() };
+        return { id, sku: input.sku, at: new Date(), price: new Money(1250) };
       }),
   });
   const server = createHTTPServer({ router, createContext: ({ req, res }) => ({ headers: req.headers, res }) });
@@ -106,6 +117,7 @@ async function smoke() {
     const second = await order(single, 'key-1');
     check(runs === 1, `one key sent twice ran the mutation ${runs} times`);
     check(second.id === first.id && second.at instanceof Date, 'the replay differs from the first result');
+    check(second.price instanceof Money && second.price.cents === 1250, 'a custom superjson type was not replayed as itself');
     check(replays === 1, `idempotentReplayLink saw ${replays} replays, not 1`);
 
     const burst = await Promise.all(Array.from({ length: 5 }, () => order(single, 'key-2')));
@@ -127,7 +139,10 @@ async function smoke() {
 }
 
 smoke().then(
-  () => console.log('one run per key (repeated, 5 concurrent, per call of a batch), replay reported, a new key per mutation'),
+  () =>
+    console.log(
+      'one run per key (repeated, 5 concurrent, per call of a batch), replay reported, custom superjson type replayed, a new key per mutation',
+    ),
   (error) => {
     console.error(error);
     process.exit(1);
@@ -194,7 +209,7 @@ cat >"$esm/consumer.mts" <<'EOF'
 import { createTRPCClient, httpBatchLink, httpLink, type Operation, splitLink } from '@trpc/client';
 import { initTRPC, type TRPCError } from '@trpc/server';
 import { Redis } from 'ioredis';
-import superjson from 'superjson';
+import superjson, { SuperJSON } from 'superjson';
 import {
   createIdempotency,
   IDEMPOTENCY_ERROR_CODES,
@@ -221,6 +236,7 @@ const options: IdempotencyOptions<Context> = {
   getUserId: (ctx) => ctx.user?.id,
   cacheErrors: (error: TRPCError) => error.code === 'NOT_FOUND',
   onEvent: (event) => events.push(event.type),
+  superjson,
 };
 const idempotency = createIdempotency(options);
 const router = t.router({
@@ -250,6 +266,7 @@ export const placed: Promise<{ sku: string; owner: string | undefined }> = trpc.
 export const keyOf = (op: Operation): string | undefined => op.context.idempotencyKey;
 
 export const inFlight: number = idempotency.inFlight;
+export const withInstance = createIdempotency({ store: memoryStore(), superjson: new SuperJSON() });
 export const stores: IdempotencyStore[] = [redisStore({ redis: new Redis({ lazyConnect: true }), prefix: 'app:' })];
 export const conflict: 'CONFLICT' = IDEMPOTENCY_ERROR_CODES.stillRunning;
 // @ts-expect-error: createIdempotency needs a store
