@@ -2,7 +2,7 @@ import { experimental_trpcMiddleware, TRPCError, type TRPCMiddlewareBuilder } fr
 import { deadline } from './deadline';
 import { clientClosed, inputMismatch, keyRequired, stillRunning, storeUnavailable } from './errors';
 import type { IdempotencyEvent } from './events';
-import { fingerprint, type IdempotencyContext, parseKey, scopeKey, type UserId } from './key';
+import { fingerprint, type IdempotencyContext, readSentKey, scopeKey, type UserId } from './key';
 import { type IdempotencyOptions, resolveOptions } from './options';
 import { type CallOutcome, recordFor, replay, type StoredRecord } from './record';
 import { markReplayed } from './replay-header';
@@ -66,14 +66,14 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
 
   const middleware = experimental_trpcMiddleware<{ ctx: TContext }>().create(async (opts) => {
     if (opts.type === 'subscription' || (opts.type === 'query' && !config.cacheQueries)) return opts.next();
-    const key = parseKey(config.getKey(opts.ctx), config.headerName, opts.batchIndex);
-    if (key === undefined) {
+    const sent = readSentKey(config.getKey(opts.ctx), config.headerName, opts.batchIndex);
+    if (sent === undefined) {
       if (config.required) throw keyRequired(config.headerName);
       return opts.next();
     }
     const startedAt = performance.now();
     const answer = await resolveCall({
-      id: scopeKey(userIdOf(opts.ctx), opts.path, key),
+      id: scopeKey(userIdOf(opts.ctx), opts.path, sent.key),
       path: opts.path,
       fingerprint: fingerprint(await opts.getRawInput(), config.superjson),
       startedAt,
@@ -82,7 +82,7 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
       run: () => opts.next(),
     });
     if (answer.kind === 'ran') return answer.result;
-    markReplayed(opts.ctx);
+    markReplayed(opts.ctx, sent.listed ? sent.key : undefined);
     // tRPC has no public way to answer without calling next(); its result is a plain object whose
     // `marker` brand is this string at runtime (middleware.ts in @trpc/server).
     const { outcome } = answer;

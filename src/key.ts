@@ -2,6 +2,7 @@ import * as crypto from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { inputNotFingerprintable, keyInvalid } from './errors';
 import { sortedPlainJson } from './plain-json';
+import { parseSfStringList } from './structured-field';
 import { defaultSuperJSON, type SuperJSONLike } from './superjson';
 
 /** Request headers as tRPC adapters expose them: a fetch `Headers` or Node's `IncomingHttpHeaders`. */
@@ -43,48 +44,24 @@ export function readKeyHeader(ctx: unknown, headerName: string): string | string
   return headers && typeof headers === 'object' ? headerValue(headers, headerName) : undefined;
 }
 
-/**
- * Parses an RFC 8941 list of sf-strings (`"k1", "", "k3"`): the IETF draft's quoted form for one key,
- * and one key per call of an `httpBatchLink` batch. Undefined if malformed.
- */
-function parseQuotedList(value: string): string[] | undefined {
-  const items: string[] = [];
-  let i = 0;
-  const skipSpace = () => {
-    while (value[i] === ' ' || value[i] === '\t') i++;
-  };
-  for (;;) {
-    if (value[i] !== '"') return undefined;
-    let item = '';
-    for (i++; ; i++) {
-      const ch = value[i];
-      if (ch === undefined) return undefined;
-      if (ch === '"') break;
-      if (ch === '\\') {
-        const escaped = value[++i];
-        if (escaped !== '"' && escaped !== '\\') return undefined;
-        item += escaped;
-      } else {
-        item += ch;
-      }
-    }
-    items.push(item);
-    i++;
-    skipSpace();
-    if (i === value.length) return items;
-    if (value[i] !== ',') return undefined;
-    i++;
-    skipSpace();
-  }
-}
-
 const VISIBLE_ASCII = /^[\x21-\x7e]+$/;
+
+/** A key as the request sent it: `listed` when it came from a batch's list of one key per call. */
+export interface SentKey {
+  key: string;
+  listed: boolean;
+}
 
 /**
  * Validates what `getKey` returned, for the call at `batchIndex` of its HTTP request. Returns the
  * key, or undefined when none was sent; throws BAD_REQUEST for anything malformed.
  */
 export function parseKey(raw: unknown, headerName: string, batchIndex = 0): string | undefined {
+  return readSentKey(raw, headerName, batchIndex)?.key;
+}
+
+/** {@link parseKey}, telling also whether the key came from a batch's list. */
+export function readSentKey(raw: unknown, headerName: string, batchIndex = 0): SentKey | undefined {
   if (raw === undefined || raw === null) return undefined;
   let value: unknown = raw;
   if (Array.isArray(value)) {
@@ -93,7 +70,7 @@ export function parseKey(raw: unknown, headerName: string, batchIndex = 0): stri
     if (value === undefined) return undefined;
   }
   if (typeof value !== 'string') throw keyInvalid(headerName, 'it is not a string');
-  const items = value.startsWith('"') ? parseQuotedList(value) : [value];
+  const items = value.startsWith('"') ? parseSfStringList(value) : [value];
   if (items === undefined) throw keyInvalid(headerName, 'it is a malformed quoted string');
   if (batchIndex > 0 && items.length === 1) {
     // One key for several calls of a batch would make the second a silent replay of the first.
@@ -112,7 +89,7 @@ export function parseKey(raw: unknown, headerName: string, batchIndex = 0): stri
   if (key.length > MAX_KEY_LENGTH)
     throw keyInvalid(headerName, `it is ${key.length} characters long, over ${MAX_KEY_LENGTH}`);
   if (!VISIBLE_ASCII.test(key)) throw keyInvalid(headerName, 'it contains spaces, control or non-ASCII characters');
-  return key;
+  return { key, listed: items.length > 1 };
 }
 
 /** A user id as `getUserId` may return it; null or undefined means anonymous. */

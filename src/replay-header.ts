@@ -1,23 +1,35 @@
-/** Response header set on every replayed call. */
+import { sfString } from './structured-field';
+
+/**
+ * Response header set on every replayed call: `true`, or, for the calls of a batch that sent a list
+ * of keys, the replayed calls' keys as an RFC 8941 list (`"k1", "k3"`).
+ */
 export const REPLAY_HEADER = 'Idempotent-Replayed';
 
 interface NodeResponseLike {
   headersSent?: boolean;
+  getHeader?(name: string): unknown;
   setHeader(name: string, value: string): unknown;
 }
 
 /**
  * Marks the HTTP response as a replay through `ctx.resHeaders` (fetch adapter) or `ctx.res`
- * (node adapters). Best effort: once a streaming response has sent its headers it is too late,
- * and a header must never turn a successful call into an error.
+ * (node adapters). `listedKey` is the call's key when it came from a batch's list: the header then
+ * names each replayed call of the batch, not the whole response. Best effort: once a streaming
+ * response has sent its headers it is too late, and a header must never turn a successful call
+ * into an error.
  */
-export function markReplayed(ctx: unknown): void {
+export function markReplayed(ctx: unknown, listedKey?: string): void {
   const { resHeaders, res } = (ctx ?? {}) as { resHeaders?: Headers; res?: NodeResponseLike };
+  const value = listedKey === undefined ? 'true' : sfString(listedKey);
   try {
     if (resHeaders && typeof resHeaders.set === 'function') {
-      resHeaders.set(REPLAY_HEADER, 'true');
+      // Headers joins appended values with ", ", which is RFC 8941 list syntax.
+      if (listedKey === undefined) resHeaders.set(REPLAY_HEADER, value);
+      else resHeaders.append(REPLAY_HEADER, value);
     } else if (res && typeof res.setHeader === 'function' && !res.headersSent) {
-      res.setHeader(REPLAY_HEADER, 'true');
+      const before = listedKey === undefined ? undefined : res.getHeader?.(REPLAY_HEADER);
+      res.setHeader(REPLAY_HEADER, typeof before === 'string' && before !== '' ? `${before}, ${value}` : value);
     }
   } catch {
     // Headers already sent or frozen: the replay itself is still correct.

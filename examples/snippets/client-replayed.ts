@@ -11,7 +11,8 @@ const logReplays: TRPCLink<AppRouter> =
     observable((observer) =>
       next(op).subscribe({
         next(envelope) {
-          if (isReplayed(envelope.context)) console.info(`${op.path}: answered from the idempotency store`);
+          if (isReplayed(envelope.context, op.context.idempotencyKey))
+            console.info(`${op.path}: answered from the store`);
           observer.next(envelope);
         },
         error: (error) => observer.error(error),

@@ -1,4 +1,5 @@
 import type { Operation } from '@trpc/client';
+import { sfString } from '../structured-field';
 import { IDEMPOTENCY_HEADER } from './context';
 
 /** Options of {@link idempotencyHeaders} and {@link idempotencyBatchHeaders}. */
@@ -15,11 +16,6 @@ function keyOf(op: Operation): string | undefined {
     throw new TypeError(`op.context.idempotencyKey must be a non-empty string (operation "${op.path}")`);
   }
   return key;
-}
-
-/** An RFC 8941 sf-string: quoted, with `\` and `"` escaped by a backslash. */
-function sfString(value: string): string {
-  return `"${value.replace(/[\\"]/g, '\\$&')}"`;
 }
 
 /**

@@ -2,6 +2,7 @@ import type { Operation, OperationContext, TRPCLink } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { observable } from '@trpc/server/observable';
 import { REPLAY_HEADER } from '../replay-header';
+import { parseSfStringList } from '../structured-field';
 
 interface HeadersReader {
   get(name: string): string | null;
@@ -19,13 +20,19 @@ function responseHeaders(source: unknown): HeadersReader | undefined {
 }
 
 /**
- * Whether the server answered from its store (`Idempotent-Replayed: true`). Pass a result's
- * `context` in a custom link, or a `TRPCClientError` (a replayed cached error). False when the link
- * exposes no response (e.g. `wsLink`). In a batch the header covers the whole HTTP request: true
- * when any call of the batch was replayed.
+ * Whether the server answered from its store (`Idempotent-Replayed`). Pass a result's `context` in a
+ * custom link, or a `TRPCClientError` (a replayed cached error), and the operation's key
+ * (`op.context.idempotencyKey`). In a batch sent with {@link idempotencyBatchHeaders}, the server
+ * names each replayed call by its key, so only those are true; without `key`, true when any call of
+ * the response was replayed. False when the link exposes no response (e.g. `wsLink`).
  */
-export function isReplayed(contextOrError: OperationContext | Error | null | undefined): boolean {
-  return responseHeaders(contextOrError)?.get(REPLAY_HEADER)?.trim().toLowerCase() === 'true';
+export function isReplayed(contextOrError: OperationContext | Error | null | undefined, key?: string): boolean {
+  const value = responseHeaders(contextOrError)?.get(REPLAY_HEADER)?.trim();
+  if (!value) return false;
+  if (value.toLowerCase() === 'true') return true;
+  const replayed = parseSfStringList(value);
+  if (!replayed) return false;
+  return key === undefined ? replayed.length > 0 : replayed.includes(key);
 }
 
 /** What {@link idempotentReplayLink} reports for each replayed operation. */
@@ -43,9 +50,9 @@ export interface IdempotentReplayLinkOptions {
 }
 
 /**
- * Reports replays to the client: calls `onReplay` when a response carries
- * `Idempotent-Replayed: true`. Put it anywhere before the terminating HTTP link; before `retryLink`
- * it reports only the final attempt.
+ * Reports replays to the client: calls `onReplay` for each operation the server answered from its
+ * store (see {@link isReplayed}), batched ones included. Put it anywhere before the terminating
+ * HTTP link; before `retryLink` it reports only the final attempt.
  */
 export function idempotentReplayLink<TRouter extends AnyRouter = AnyRouter>(
   options: IdempotentReplayLinkOptions,
@@ -55,7 +62,7 @@ export function idempotentReplayLink<TRouter extends AnyRouter = AnyRouter>(
       observable((observer) => {
         let reported = false;
         const report = (outcome: ReplayInfo['outcome'], source: OperationContext | Error | undefined) => {
-          if (reported || !isReplayed(source)) return;
+          if (reported || !isReplayed(source, op.context.idempotencyKey)) return;
           reported = true;
           try {
             options.onReplay({ op, outcome });

@@ -134,4 +134,25 @@ describe('isReplayed', () => {
     expect(isReplayed({})).toBe(false);
     expect(isReplayed(new Error('network'))).toBe(false);
   });
+
+  it('reads the list of replayed keys a batch gets: true only for the keys it names', () => {
+    const answered = (value: string) => ({
+      response: new Response(null, { headers: { 'idempotent-replayed': value } }),
+    });
+    const batch = answered('"k1", "k\\"3"');
+    expect([isReplayed(batch, 'k1'), isReplayed(batch, 'k"3'), isReplayed(batch, 'k2'), isReplayed(batch)]).toEqual([
+      true,
+      true,
+      false,
+      true,
+    ]);
+    // `true` (one call, or a batch sent with one key) covers the response, whatever the key.
+    expect([isReplayed(answered('true'), 'k9'), isReplayed(answered('TRUE'))]).toEqual([true, true]);
+    // Neither form: not a replay we can vouch for.
+    expect([isReplayed(answered('"k1'), 'k1'), isReplayed(answered('false')), isReplayed(answered(''))]).toEqual([
+      false,
+      false,
+      false,
+    ]);
+  });
 });

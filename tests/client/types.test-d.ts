@@ -53,6 +53,7 @@ describe('client types', () => {
 
   it('reads the replay flag from a context or an error', () => {
     expectTypeOf(isReplayed).parameter(0).toEqualTypeOf<OperationContext | Error | null | undefined>();
+    expectTypeOf(isReplayed).parameter(1).toEqualTypeOf<string | undefined>();
     expectTypeOf(isReplayed).returns.toEqualTypeOf<boolean>();
   });
 });

@@ -79,6 +79,32 @@ describe.each(matrix)('%s adapter with %s', (adapter, kind) => {
     expect([second.status, second.headers.get(REPLAY_HEADER)]).toEqual([200, 'true']);
   });
 
+  it('names the replayed calls of a keyed batch by key, as a plain fetch sees it', async () => {
+    const [k1, k2, k3] = [crypto.randomUUID(), crypto.randomUUID(), `quote"back\\slash-${crypto.randomUUID()}`];
+    const input = { json: { cartId: 'raw-batch', sku: 'a' } };
+    const post = (keys: string[]) =>
+      fetch(`${served.server.url}/${keys.map(() => 'addItem').join(',')}?batch=1`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'x-user': 'alice',
+          'idempotency-key': keys.map((k) => `"${k.replace(/[\\"]/g, '\\$&')}"`).join(', '),
+        },
+        body: JSON.stringify(Object.fromEntries(keys.map((_, i) => [i, input]))),
+      });
+    const runsBefore = served.app.runs.addItem;
+    const first = await post([k1, k3]);
+    await first.text();
+    expect([first.status, first.headers.get(REPLAY_HEADER)]).toEqual([200, null]);
+    // k1 and k3 are replays now, k2 is new: only they are named, in RFC 8941 form.
+    const mixed = await post([k1, k2, k3]);
+    await mixed.text();
+    expect(mixed.status).toBe(200);
+    const named = mixed.headers.get(REPLAY_HEADER) ?? '';
+    expect(named.split(/,\s*/).sort()).toEqual([`"${k1}"`, `"${k3.replace(/[\\"]/g, '\\$&')}"`].sort());
+    expect(served.app.runs.addItem - runsBefore).toBe(3);
+  });
+
   it('scopes keys by the user createContext read', async () => {
     const idempotencyKey = crypto.randomUUID();
     const runsBefore = served.app.runs.addItem;

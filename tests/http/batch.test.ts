@@ -66,6 +66,20 @@ describe.each(storeKinds)('batched calls on %s', (kind: StoreKind) => {
     expect(retried).toEqual(first);
   });
 
+  it('reports exactly the replayed calls of a batch, not every call that shared its response', async () => {
+    const replays: ReplayInfo[] = [];
+    const trpc = client(batch, replays);
+    const [k1, k2] = [crypto.randomUUID(), crypto.randomUUID()];
+    await trpc.addItem.mutate(item, { context: { idempotencyKey: k1 } });
+    expect(replays).toEqual([]);
+    const runsBefore = served.app.runs.addItem;
+    await addTwo(trpc, k1, k2); // one HTTP request: k1 is replayed, k2 runs
+    expect(served.app.runs.addItem - runsBefore).toBe(1);
+    expect(replays.map((r) => r.op.context.idempotencyKey)).toEqual([k1]);
+    await addTwo(trpc, k1, k2); // both replayed
+    expect(replays.map((r) => r.op.context.idempotencyKey).sort()).toEqual([k1, k1, k2].sort());
+  });
+
   it('gives generated keys to batched calls, so identical calls still both run', async () => {
     const trpc = client(batch);
     const runsBefore = served.app.runs.addItem;
