@@ -2,7 +2,7 @@ import { experimental_trpcMiddleware, TRPCError, type TRPCMiddlewareBuilder } fr
 import { deadline } from './deadline';
 import { clientClosed, inputMismatch, keyRequired, stillRunning, storeUnavailable } from './errors';
 import type { IdempotencyEvent } from './events';
-import { fingerprint, type IdempotencyContext, readSentKey, scopeKey, type UserId } from './key';
+import { fingerprint, type IdempotencyContext, parseKey, scopeKey, type UserId } from './key';
 import { type IdempotencyOptions, resolveOptions } from './options';
 import { type CallOutcome, recordFor, replay, type StoredRecord } from './record';
 import { markReplayed } from './replay-header';
@@ -66,7 +66,7 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
 
   const middleware = experimental_trpcMiddleware<{ ctx: TContext }>().create(async (opts) => {
     if (opts.type === 'subscription' || (opts.type === 'query' && !config.cacheQueries)) return opts.next();
-    const sent = readSentKey(config.getKey(opts.ctx), config.headerName, opts.batchIndex);
+    const sent = parseKey(config.getKey(opts.ctx), config.headerName, opts.batchIndex);
     if (sent === undefined) {
       if (config.required) throw keyRequired(config.headerName);
       return opts.next();

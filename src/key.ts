@@ -54,14 +54,10 @@ export interface SentKey {
 
 /**
  * Validates what `getKey` returned, for the call at `batchIndex` of its HTTP request. Returns the
- * key, or undefined when none was sent; throws BAD_REQUEST for anything malformed.
+ * key (and whether it came from a batch's list), or undefined when none was sent; throws
+ * BAD_REQUEST for anything malformed.
  */
-export function parseKey(raw: unknown, headerName: string, batchIndex = 0): string | undefined {
-  return readSentKey(raw, headerName, batchIndex)?.key;
-}
-
-/** {@link parseKey}, telling also whether the key came from a batch's list. */
-export function readSentKey(raw: unknown, headerName: string, batchIndex = 0): SentKey | undefined {
+export function parseKey(raw: unknown, headerName: string, batchIndex = 0): SentKey | undefined {
   if (raw === undefined || raw === null) return undefined;
   let value: unknown = raw;
   if (Array.isArray(value)) {

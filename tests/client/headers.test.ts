@@ -16,7 +16,7 @@ const op = (idempotencyKey?: string, type: Operation['type'] = 'mutation'): Oper
 
 /** What the server's key reader makes of the header for the call at `batchIndex`. */
 const serverReads = (headers: Record<string, string>, batchIndex: number) =>
-  parseKey(headers['Idempotency-Key'], 'idempotency-key', batchIndex);
+  parseKey(headers['Idempotency-Key'], 'idempotency-key', batchIndex)?.key;
 
 describe('idempotencyHeaders', () => {
   it('sends the key as given, and nothing for an operation without one', () => {

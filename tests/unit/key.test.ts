@@ -66,19 +66,19 @@ describe('readKeyHeader', () => {
 
 describe('parseKey', () => {
   it('unwraps an sf-string with escapes', () => {
-    expect(parseKey('"a\\"b\\\\c"', 'h')).toBe('a"b\\c');
+    expect(parseKey('"a\\"b\\\\c"', 'h')?.key).toBe('a"b\\c');
   });
 
   it('picks the batch entry by batchIndex from an sf-list, and "" means no key', () => {
     const header = '"k1", "", "k3"';
-    expect(parseKey(header, 'h', 0)).toBe('k1');
+    expect(parseKey(header, 'h', 0)).toEqual({ key: 'k1', listed: true });
     expect(parseKey(header, 'h', 1)).toBeUndefined();
-    expect(parseKey(header, 'h', 2)).toBe('k3');
+    expect(parseKey(header, 'h', 2)?.key).toBe('k3');
     expect(() => parseKey(header, 'h', 3)).toThrow(/lists 3 keys, but this is call 4/);
   });
 
   it('rejects one plain or quoted key for a batch of several calls, from the second call on', () => {
-    expect(parseKey('k', 'h', 0)).toBe('k');
+    expect(parseKey('k', 'h', 0)).toEqual({ key: 'k', listed: false });
     expect(() => parseKey('k', 'h', 1)).toThrow(/one key was sent for a batch of several calls/);
     expect(() => parseKey('"k"', 'h', 1)).toThrow(/one key was sent for a batch/);
   });
@@ -87,6 +87,6 @@ describe('parseKey', () => {
     expect(() => parseKey('k1, k2', 'h')).toThrow(/spaces/);
     expect(() => parseKey(['k1', 'k2'], 'h')).toThrow(/more than once/);
     expect(() => parseKey(42, 'h')).toThrow(/not a string/);
-    expect(parseKey(['k1'], 'h')).toBe('k1');
+    expect(parseKey(['k1'], 'h')?.key).toBe('k1');
   });
 });
