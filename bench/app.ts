@@ -33,7 +33,7 @@ export function benchContext(headers: BenchContext['headers']): BenchContext {
  * The same trivial mutation behind every contender's middleware, plus `slow` for the wake test.
  * `timed` sits outside the contender, so it sees each call return, replays included.
  */
-export function makeBenchApp(middleware: BenchMiddleware | undefined) {
+export function makeBenchApp(middleware: BenchMiddleware | undefined, inFlight?: () => number | undefined) {
   const t = initTRPC.context<BenchContext>().create();
   const log: ResolverLog = { executions: 0, finishedAt: {}, completions: [] };
   const timed = t.middleware(async ({ ctx, next }) => {
@@ -62,6 +62,8 @@ export function makeBenchApp(middleware: BenchMiddleware | undefined) {
     }),
     /** Outside any contender: lets the parent read and reset a child server's log. */
     log: t.procedure.query(() => log),
+    /** Calls the contender still tracks (null for contenders that do not say), for the leak check. */
+    inFlight: t.procedure.query(() => inFlight?.() ?? null),
     reset: t.procedure.mutation(() => {
       log.executions = 0;
       log.finishedAt = {};

@@ -12,7 +12,7 @@ const [id, redisUrl] = process.argv.slice(2);
 if (!id || !redisUrl) throw new Error('usage: child-server.ts <contender-id> <redis-url>');
 
 const instance = await contender(id).create(redisUrl);
-const { router } = makeBenchApp(instance.middleware);
+const { router } = makeBenchApp(instance.middleware, () => instance.inFlight());
 const server = createHTTPServer({
   router,
   createContext: ({ req }) => benchContext(req.headers),

@@ -10,6 +10,8 @@ export interface ChildServer {
   url: string;
   post(path: string, body: unknown, key?: string): Promise<boolean>;
   log(): Promise<ResolverLog>;
+  /** The contender's in-flight count in that process (null if it does not say). */
+  inFlight(): Promise<number | null>;
   reset(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -40,6 +42,10 @@ export async function startChild(contenderId: string, redisUrl: string): Promise
     async log() {
       const res = await fetch(`${url}/log`);
       return ((await res.json()) as { result: { data: ResolverLog } }).result.data;
+    },
+    async inFlight() {
+      const res = await fetch(`${url}/inFlight`);
+      return ((await res.json()) as { result: { data: number | null } }).result.data;
     },
     async reset() {
       await post('reset', {});

@@ -123,7 +123,9 @@ for (const s of subjects) {
 
 say('\nwake, other process');
 for (const s of subjects) {
-  s.result.wakeCrossProcess = await measureCrossProcess(s.contender, s.redis.url, runId);
+  const { wake, leftover } = await measureCrossProcess(s.contender, s.redis.url, runId);
+  s.result.wakeCrossProcess = wake;
+  s.result.leak!.afterCrossProcess = leftover;
   await s.redis.stop();
   results.push(s.result as ContenderResult);
   say('.');

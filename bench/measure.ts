@@ -1,4 +1,5 @@
-import { type Completion, makeBenchApp } from './app';
+import { Redis } from 'ioredis';
+import { type Completion, makeBenchApp, sleep } from './app';
 import type { Contender, Instance } from './contenders';
 import { startChild } from './cross-process';
 import type { Delta, RedisProbe } from './redis-stats';
@@ -40,7 +41,15 @@ export interface ContenderResult {
   duplicates?: { one: number; fifty: number; executions: number };
   wakeInProcess: WakeResult;
   wakeCrossProcess?: WakeResult;
-  leak: { inFlight: number | undefined };
+  leak: { inFlight: number | undefined; afterCrossProcess?: Leftover };
+}
+
+/** What the two server processes and their Redis still hold once the cross-process rounds are over. */
+export interface Leftover {
+  /** The contender's in-flight count in each server process (null where it does not say). */
+  inFlight: (number | null)[];
+  /** Pub/sub channels still subscribed on the contender's Redis: every waiter's should be gone. */
+  channels: number;
 }
 
 /** Per call, over `calls` sequential calls. */
@@ -190,8 +199,13 @@ function wake(
 /**
  * The same 50 duplicates over HTTP, alternating between two server processes. The waiters that
  * count are in the process that did not run the resolver: they were woken through the store.
+ * Then what both processes and their Redis still hold, for the leak check.
  */
-export async function measureCrossProcess(c: Contender, redisUrl: string, runId: string): Promise<WakeResult> {
+export async function measureCrossProcess(
+  c: Contender,
+  redisUrl: string,
+  runId: string,
+): Promise<{ wake: WakeResult; leftover: Leftover }> {
   const servers = await Promise.all([startChild(c.id, redisUrl), startChild(c.id, redisUrl)]);
   try {
     const rounds: Parameters<typeof wake>[0] = [];
@@ -212,8 +226,22 @@ export async function measureCrossProcess(c: Contender, redisUrl: string, runId:
         remoteOnly: (x) => !ran[(x as Completion & { server: number }).server],
       });
     }
-    return wake(rounds);
+    await sleep(50); // a store may drop idle subscriptions a moment after their last waiter left
+    return {
+      wake: wake(rounds),
+      leftover: { inFlight: await Promise.all(servers.map((s) => s.inFlight())), channels: await channels(redisUrl) },
+    };
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
+  }
+}
+
+/** Pub/sub channels that some connection is still subscribed to, over a connection of its own. */
+async function channels(redisUrl: string): Promise<number> {
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+  try {
+    return ((await redis.call('PUBSUB', 'CHANNELS')) as string[]).length;
+  } finally {
+    redis.disconnect();
   }
 }

@@ -184,10 +184,16 @@ export function printReport(results: ContenderResult[], verdicts: Verdict[], lea
   console.log(
     `\n${PLAN.duplicates} concurrent duplicates, resolver sleeps ${PLAN.slowMs} ms (${PLAN.wakeRounds} rounds; wake = waiter done − holder's resolver done)\n${wake}`,
   );
-  console.log('\nLeak check after the load (all contenders idle, none closed yet)');
+  console.log('\nLeak check after the load (every contender idle)');
   for (const r of results) {
-    if (r.leak.inFlight !== undefined)
-      console.log(`  ${r.leak.inFlight === 0 ? 'ok  ' : 'LEAK'} ${r.label}: inFlight ${r.leak.inFlight}`);
+    if (r.leak.inFlight === undefined) continue;
+    console.log(`  ${r.leak.inFlight === 0 ? 'ok  ' : 'LEAK'} ${r.label}: inFlight ${r.leak.inFlight} in this process`);
+    const after = r.leak.afterCrossProcess;
+    if (!after) continue;
+    const clean = after.inFlight.every((n) => n === 0) && after.channels === 0;
+    console.log(
+      `  ${clean ? 'ok  ' : 'LEAK'} ${r.label}, after the cross-process rounds: inFlight ${after.inFlight.join(' and ')} in the two server processes, ${after.channels} pub/sub channels left on its Redis`,
+    );
   }
   console.log(
     `  ${leak.timersAfter <= leak.timersBefore ? 'ok  ' : 'LEAK'} timers (process.getActiveResourcesInfo): ${leak.timersBefore} before the load, ${leak.timersAfter} after; all active resources ${leak.resourcesBefore} → ${leak.resourcesAfter}`,
