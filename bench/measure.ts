@@ -48,8 +48,8 @@ export interface ContenderResult {
 export interface Leftover {
   /** The contender's in-flight count in each server process (null where it does not say). */
   inFlight: (number | null)[];
-  /** Pub/sub channels still subscribed on the contender's Redis: every waiter's should be gone. */
-  channels: number;
+  /** Pub/sub channels still subscribed on the contender's Redis (none where it uses no Redis). */
+  channels?: number;
 }
 
 /** Per call, over `calls` sequential calls. */
@@ -229,7 +229,10 @@ export async function measureCrossProcess(
     await sleep(50); // a store may drop idle subscriptions a moment after their last waiter left
     return {
       wake: wake(rounds),
-      leftover: { inFlight: await Promise.all(servers.map((s) => s.inFlight())), channels: await channels(redisUrl) },
+      leftover: {
+        inFlight: await Promise.all(servers.map((s) => s.inFlight())),
+        channels: c.redis ? await channels(redisUrl) : undefined,
+      },
     };
   } finally {
     await Promise.all(servers.map((s) => s.stop()));

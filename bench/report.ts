@@ -190,9 +190,10 @@ export function printReport(results: ContenderResult[], verdicts: Verdict[], lea
     console.log(`  ${r.leak.inFlight === 0 ? 'ok  ' : 'LEAK'} ${r.label}: inFlight ${r.leak.inFlight} in this process`);
     const after = r.leak.afterCrossProcess;
     if (!after) continue;
-    const clean = after.inFlight.every((n) => n === 0) && after.channels === 0;
+    const clean = after.inFlight.every((n) => n === 0) && !after.channels;
+    const channels = after.channels === undefined ? '' : `, ${after.channels} pub/sub channels left on its Redis`;
     console.log(
-      `  ${clean ? 'ok  ' : 'LEAK'} ${r.label}, after the cross-process rounds: inFlight ${after.inFlight.join(' and ')} in the two server processes, ${after.channels} pub/sub channels left on its Redis`,
+      `  ${clean ? 'ok  ' : 'LEAK'} ${r.label}, after the cross-process rounds: inFlight ${after.inFlight.join(' and ')} in the two server processes${channels}`,
     );
   }
   console.log(
