@@ -184,12 +184,26 @@ export function redisStore(options: RedisStoreOptions): IdempotencyStore {
     const hit = cached(id);
     if (hit) return hit;
     const k = keys(id);
-    // The record lives on `redis`, the lock on the quorum: two round trips, the record check first.
+    // The record lives on `redis`, the lock on the quorum: the record check, the lock, and the record
+    // check again (three round trips; a replay needs only the first).
     const [text, pttl] = await call('GET record', () => lookup(k.record));
     if (text) return found(id, text, pttl);
     const acquired = await quorum.acquire(k.lock, ttlMs);
     if (acquired.status === 'busy') return acquired;
     const { lock } = acquired;
+    // The holder before us may have stored its record and released the lock between our look and
+    // our lock: look again, or the mutation would run twice.
+    let again: [string | null, number];
+    try {
+      again = await call('GET record', () => lookup(k.record));
+    } catch (error) {
+      quorum.release(lock).catch(() => {});
+      throw error;
+    }
+    if (again[0]) {
+      quorum.release(lock).catch(() => {});
+      return found(id, again[0], again[1]);
+    }
     const lease: RedisLease = { id, token: lock.value, lock, lockKey: k.lock, expiresAt: lock.expiration };
     return { status: 'claimed', lease };
   }
