@@ -45,9 +45,10 @@ export function createOrderClient(url: string, options: OrderClientOptions = {})
       });
   return createTRPCClient<AppRouter>({
     links: [
-      idempotentReplayLink({ onReplay }),
       // Before retryLink: the key is minted once per call, and every retry sends it again.
       idempotencyLink(),
+      // After idempotencyLink, whose key it reads; before retryLink, so it sees the final attempt.
+      idempotentReplayLink({ onReplay }),
       retryLink({
         // Retry only when no response came back (the request may or may not have run).
         retry: ({ error, attempts }) => error.data === undefined && attempts < 3,

@@ -22,10 +22,11 @@ const logReplays: TRPCLink<AppRouter> =
 
 export const client = createTRPCClient<AppRouter>({
   links: [
+    // First: it gives each mutation the key that the links after it read.
+    idempotencyLink(),
     // Or the ready-made one: called for replayed results and replayed (cached) errors.
     idempotentReplayLink({ onReplay: ({ op, outcome }) => console.info(`replayed ${op.path}: ${outcome}`) }),
     logReplays,
-    idempotencyLink(),
     httpLink({ url: 'http://localhost:3000', transformer: superjson, headers: ({ op }) => idempotencyHeaders(op) }),
   ],
 });

@@ -22,9 +22,10 @@ function responseHeaders(source: unknown): HeadersReader | undefined {
 /**
  * Whether the server answered from its store (`Idempotent-Replayed`). Pass a result's `context` in a
  * custom link, or a `TRPCClientError` (a replayed cached error), and the operation's key
- * (`op.context.idempotencyKey`). In a batch sent with {@link idempotencyBatchHeaders}, the server
- * names each replayed call by its key, so only those are true; without `key`, true when any call of
- * the response was replayed. False when the link exposes no response (e.g. `wsLink`).
+ * (`op.context.idempotencyKey`; a link placed after `idempotencyLink` sees generated keys too). In a
+ * batch sent with {@link idempotencyBatchHeaders}, the server names each replayed call by its key,
+ * so only those are true, and a call whose key is not given never is: the response it shared may
+ * name others. False when the link exposes no response (e.g. `wsLink`).
  */
 export function isReplayed(contextOrError: OperationContext | Error | null | undefined, key?: string): boolean {
   const value = responseHeaders(contextOrError)?.get(REPLAY_HEADER)?.trim();
@@ -32,7 +33,7 @@ export function isReplayed(contextOrError: OperationContext | Error | null | und
   if (value.toLowerCase() === 'true') return true;
   const replayed = parseSfStringList(value);
   if (!replayed) return false;
-  return key === undefined ? replayed.length > 0 : replayed.includes(key);
+  return key !== undefined && replayed.includes(key);
 }
 
 /** What {@link idempotentReplayLink} reports for each replayed operation. */
@@ -51,8 +52,10 @@ export interface IdempotentReplayLinkOptions {
 
 /**
  * Reports replays to the client: calls `onReplay` for each operation the server answered from its
- * store (see {@link isReplayed}), batched ones included. Put it anywhere before the terminating
- * HTTP link; before `retryLink` it reports only the final attempt.
+ * store (see {@link isReplayed}), batched ones included. Put it after `idempotencyLink`, which
+ * gives the operation the key it reads (before it, a batched call with a generated key is never
+ * reported), and before the terminating HTTP link; before `retryLink` it reports only the final
+ * attempt.
  */
 export function idempotentReplayLink<TRouter extends AnyRouter = AnyRouter>(
   options: IdempotentReplayLinkOptions,

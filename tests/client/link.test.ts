@@ -18,8 +18,8 @@ const served = serveForSuite('memoryStore');
 function client(options: Parameters<typeof idempotencyLink>[0] = {}, replays: ReplayInfo[] = []) {
   return createTRPCClient<HttpRouter>({
     links: [
-      idempotentReplayLink({ onReplay: (info) => replays.push(info) }),
       idempotencyLink(options),
+      idempotentReplayLink({ onReplay: (info) => replays.push(info) }),
       httpLink({ url: served.server.url, transformer: superjson, headers: ({ op }) => idempotencyHeaders(op) }),
     ],
   });
@@ -140,11 +140,12 @@ describe('isReplayed', () => {
       response: new Response(null, { headers: { 'idempotent-replayed': value } }),
     });
     const batch = answered('"k1", "k\\"3"');
+    // A call whose key is not given may not be one the list names: never true from a list.
     expect([isReplayed(batch, 'k1'), isReplayed(batch, 'k"3'), isReplayed(batch, 'k2'), isReplayed(batch)]).toEqual([
       true,
       true,
       false,
-      true,
+      false,
     ]);
     // `true` (one call, or a batch sent with one key) covers the response, whatever the key.
     expect([isReplayed(answered('true'), 'k9'), isReplayed(answered('TRUE'))]).toEqual([true, true]);

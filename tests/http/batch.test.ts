@@ -39,13 +39,12 @@ const addTwo = (trpc: TRPCClient<HttpRouter>, k1: string, k2: string) =>
 describe.each(storeKinds)('batched calls on %s', (kind: StoreKind) => {
   const served = serveForSuite(kind);
 
-  function client(terminator: Terminator, replays: ReplayInfo[] = []) {
+  function client(terminator: Terminator, replays: ReplayInfo[] = [], replayLinkFirst = false) {
+    const report = idempotentReplayLink<HttpRouter>({ onReplay: (r) => replays.push(r) });
     return createTRPCClient<HttpRouter>({
-      links: [
-        idempotentReplayLink({ onReplay: (r) => replays.push(r) }),
-        idempotencyLink(),
-        terminator(served.server.url),
-      ],
+      links: replayLinkFirst
+        ? [report, idempotencyLink(), terminator(served.server.url)]
+        : [idempotencyLink(), report, terminator(served.server.url)],
     });
   }
 
@@ -78,6 +77,18 @@ describe.each(storeKinds)('batched calls on %s', (kind: StoreKind) => {
     expect(replays.map((r) => r.op.context.idempotencyKey)).toEqual([k1]);
     await addTwo(trpc, k1, k2); // both replayed
     expect(replays.map((r) => r.op.context.idempotencyKey).sort()).toEqual([k1, k1, k2].sort());
+  });
+
+  it('placed before idempotencyLink, never reports a batched call with a generated key that ran', async () => {
+    const replays: ReplayInfo[] = [];
+    const trpc = client(batch, replays, true);
+    const k1 = crypto.randomUUID();
+    await trpc.addItem.mutate(item, { context: { idempotencyKey: k1 } });
+    const runsBefore = served.app.runs.addItem;
+    // One HTTP request: k1 is replayed; the other call gets a key downstream of the replay link, and runs.
+    await Promise.all([trpc.addItem.mutate(item, { context: { idempotencyKey: k1 } }), trpc.addItem.mutate(item)]);
+    expect(served.app.runs.addItem - runsBefore).toBe(1);
+    expect(replays.map((r) => r.op.context.idempotencyKey)).toEqual([k1]);
   });
 
   it('gives generated keys to batched calls, so identical calls still both run', async () => {
