@@ -193,10 +193,13 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
       cacheErrors: config.cacheErrors,
       superjson: config.superjson,
     });
+    // What this process's waiters get: the record, unless another holder's is the one stored.
+    let shared = record;
     try {
       if (!record) {
         await store.release(lease);
       } else if (!(await store.complete(lease, record, ttlSeconds))) {
+        shared = null; // they claim again, and replay what was stored
         emit(call, 'lock-lost', {
           error: new Error('another holder took the lock or stored a record first; this result was not stored'),
         });
@@ -206,7 +209,7 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
       emit(call, 'store-error', { error });
     }
     emit(call, 'miss');
-    return { answer: { kind: 'ran', result } as Answer<R>, record };
+    return { answer: { kind: 'ran', result } as Answer<R>, record: shared };
   }
 
   /** Extends the lock every third of its TTL while the resolver runs. */

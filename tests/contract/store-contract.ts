@@ -213,6 +213,30 @@ export function describeStoreContract(
       expect(app.runs.fail).toBe(1);
     });
 
+    it('after a lost lock, gives the holder’s own waiters the stored result, not the one it could not store', async () => {
+      const x = makeApp({ store, lockTtlMs: 150, waitTimeoutMs: 5_000 });
+      const y = makeApp({ store, lockTtlMs: 150, waitTimeoutMs: 5_000 });
+      const key = fresh();
+      // y's next execution is n = 3, x's is n = 1: their results tell them apart.
+      await y.caller(fresh()).slow({ ms: 0 });
+      await y.caller(fresh()).slow({ ms: 0 });
+      const holder = x.caller(key).slow({ ms: 400 });
+      await sleep(30);
+      const waiter = x.caller(key).slow({ ms: 400 }); // joins the holder's flight
+      await sleep(10);
+      // x stalls past its lock's TTL, so y takes the lock over and runs; x finishes first, and
+      // cannot store its result, which y then stores.
+      const blockedUntil = Date.now() + 300;
+      while (Date.now() < blockedUntil) {
+        // a VM freeze, say
+      }
+      const taker = y.caller(key).slow({ ms: 400 });
+      expect(await holder).toEqual({ n: 1 });
+      expect(await taker).toEqual({ n: 3 });
+      expect(await waiter).toEqual({ n: 3 });
+      expect(x.events.map((e) => e.type)).toContain('lock-lost');
+    });
+
     it('wakes waiters when a failed holder releases, so one of them runs at once', async () => {
       const holder = makeApp({ store, lockTtlMs: 5_000, waitTimeoutMs: 8_000 });
       const waiter = makeApp({ store, lockTtlMs: 5_000, waitTimeoutMs: 8_000 });
