@@ -70,10 +70,19 @@ function made(status: StoredRecord['status'], fingerprint: string, body: string)
   return { status, fingerprint, createdAt: Date.now(), body };
 }
 
+/** A `cacheErrors` hook that throws keeps nothing: the caller gets its error, and a retry runs again. */
+function keeps(cacheErrors: (error: TRPCError) => boolean, error: TRPCError): boolean {
+  try {
+    return Boolean(cacheErrors(error));
+  } catch {
+    return false;
+  }
+}
+
 /** Builds the record for a finished call, or null when nothing should be stored. */
 export function recordFor(outcome: CallOutcome, options: RecordOptions): StoredRecord | null {
   if (!outcome.ok) {
-    if (!options.cacheErrors(outcome.error)) return null;
+    if (!keeps(options.cacheErrors, outcome.error)) return null;
     const { code, message } = outcome.error;
     return made('error', options.fingerprint, JSON.stringify({ code, message }));
   }

@@ -213,6 +213,22 @@ export function describeStoreContract(
       expect(app.runs.fail).toBe(1);
     });
 
+    it('keeps nothing when cacheErrors throws: the caller gets its error, and a retry runs again at once', async () => {
+      const app = makeApp({
+        store,
+        lockTtlMs: 5_000,
+        cacheErrors: () => {
+          throw new Error('a bug in the hook');
+        },
+      });
+      const key = fresh();
+      await expect(app.caller(key).fail({ sku: 'a' })).rejects.toThrow('out of stock (1)');
+      // The lock was released: not a wait for its 5 s TTL, nor a CONFLICT.
+      const started = Date.now();
+      await expect(app.caller(key).fail({ sku: 'a' })).rejects.toThrow('out of stock (2)');
+      expect(Date.now() - started).toBeLessThan(2_500);
+    });
+
     it('after a lost lock, gives the holder’s own waiters the stored result, not the one it could not store', async () => {
       const x = makeApp({ store, lockTtlMs: 150, waitTimeoutMs: 5_000 });
       const y = makeApp({ store, lockTtlMs: 150, waitTimeoutMs: 5_000 });
