@@ -287,7 +287,11 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
     const { signal } = call;
     if (signal?.aborted) return Promise.reject(clientClosed(call.path));
     return new Promise<T>((resolve, reject) => {
+      let settled = false;
       const settle = (finish: () => void) => {
+        // The deadline's callback can still run once the timer fired, after the promise won.
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
         finish();
