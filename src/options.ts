@@ -41,6 +41,15 @@ export interface IdempotencyOptions<TContext> {
   superjson?: SuperJSONLike;
 }
 
+/** Node's longest timer (about 24.8 days): a longer one fires after 1 ms. */
+export const MAX_TIMER_MS = 2_147_483_647;
+const timerMs = (atLeast: number, message: string) =>
+  z
+    .number()
+    .int()
+    .min(atLeast, message)
+    .max(MAX_TIMER_MS, `must be at most ${MAX_TIMER_MS} ms (about 24.8 days), the longest timer Node can set`);
+
 const fn = (what: string) =>
   z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', { message: `expected a function ${what}` });
 
@@ -52,8 +61,8 @@ const schema = z
       .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be a valid HTTP header name')
       .default('idempotency-key'),
     ttlSeconds: z.number().int().positive().default(86_400),
-    lockTtlMs: z.number().int().min(100, 'must be at least 100 ms').default(10_000),
-    waitTimeoutMs: z.number().int().nonnegative().default(10_000),
+    lockTtlMs: timerMs(100, 'must be at least 100 ms').default(10_000),
+    waitTimeoutMs: timerMs(0, 'must not be negative').default(10_000),
     required: z.boolean().default(false),
     cacheQueries: z.boolean().default(false),
     cacheErrors: fn('(error) => boolean').default(() => () => false),

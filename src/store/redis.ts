@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { Lock } from 'redlock';
 import { z } from 'zod';
-import { parseOptions } from '../options';
+import { MAX_TIMER_MS, parseOptions } from '../options';
 import { decodeRecord, encodeRecord, type StoredRecord } from '../record';
 import { ScriptBatcher } from './batch';
 import { bounded, whenReady } from './bounded';
@@ -69,7 +69,12 @@ const schema = z
       .string()
       .regex(/^[^{}]*$/, 'must not contain { or }, which would break the Redis Cluster hash tag')
       .default('idem:'),
-    commandTimeoutMs: z.number().int().positive().default(1000),
+    commandTimeoutMs: z
+      .number()
+      .int()
+      .positive()
+      .max(MAX_TIMER_MS, `must be at most ${MAX_TIMER_MS} ms, the longest timer Node can set`)
+      .default(1000),
     cache: z
       .union([
         z.literal(false),

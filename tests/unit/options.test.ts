@@ -13,6 +13,9 @@ describe('createIdempotency options', () => {
     [{ store, ttlSeconds: 1.5 }, /ttlSeconds/],
     [{ store, lockTtlMs: 10 }, /lockTtlMs: must be at least 100 ms/],
     [{ store, waitTimeoutMs: -1 }, /waitTimeoutMs/],
+    // Past Node's longest timer, setTimeout fires after 1 ms: every waiter would get CONFLICT at once.
+    [{ store, waitTimeoutMs: 2 ** 31 }, /waitTimeoutMs: must be at most 2147483647 ms/],
+    [{ store, lockTtlMs: 2 ** 31 }, /lockTtlMs: must be at most 2147483647 ms/],
     [{ store, headerName: 'bad header' }, /headerName: must be a valid HTTP header name/],
     [{ store, required: 'yes' }, /required/],
     [{ store, cacheErrors: true }, /cacheErrors: expected a function/],
@@ -45,6 +48,7 @@ describe('redisStore options', () => {
     [{ redis, lockClients: [] }, /lockClients/],
     [{ redis, prefix: 'app:{x}:' }, /prefix: must not contain \{ or \}/],
     [{ redis, commandTimeoutMs: 0 }, /commandTimeoutMs/],
+    [{ redis, commandTimeoutMs: 2 ** 31 }, /commandTimeoutMs: must be at most 2147483647 ms/],
   ])('rejects %o with an error naming the option', (options, message) => {
     expect(() => redisStore(options as never)).toThrow(message);
   });
