@@ -52,10 +52,13 @@ export class QuorumLock {
 
   async acquire(lockKey: string, ttlMs: number): Promise<QuorumAcquire> {
     this.assertQuorumConnected();
+    const acquiring = this.redlock.acquire([lockKey], ttlMs);
     try {
-      const lock = await bounded(this.redlock.acquire([lockKey], ttlMs), this.timeoutMs, 'Redlock acquire');
+      const lock = await bounded(acquiring, this.timeoutMs, 'Redlock acquire');
       return { status: 'acquired', lock };
     } catch (error) {
+      // Votes that answer after our deadline can still win the lock, for nobody: give it back.
+      acquiring.then((lock) => this.redlock.release(lock)).catch(() => {});
       const probe = await this.probe(lockKey, ttlMs);
       if (probe.reachable < this.quorum) throw unavailable(error);
       const retryAfterMs = probe.locked

@@ -1,6 +1,8 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StoreUnavailableError } from '../../src/store/bounded';
 import { QuorumLock } from '../../src/store/quorum';
+import { sleep, until } from '../helpers/app';
 import { type RedisServer, startRedis } from '../helpers/redis-server';
 
 /**
@@ -41,5 +43,41 @@ describe('Redlock extension after losing a master of a bare quorum', () => {
 
     const rival = new QuorumLock(clients, 1_000);
     expect((await rival.acquire('bare-quorum', 2_000)).status).toBe('busy');
+  });
+});
+
+/**
+ * Regression: an acquire that timed out here could still win its votes later, leaving a lock that
+ * nobody would complete or release, and every duplicate busy until its TTL ran out.
+ */
+describe('Redlock acquire that answers after its deadline', () => {
+  let masters: RedisServer[];
+  let clients: Redis[];
+  beforeAll(async () => {
+    masters = await Promise.all([startRedis(), startRedis(), startRedis()]);
+    clients = masters.map((m) => {
+      const c = new Redis(m.url);
+      c.on('error', () => {});
+      return c;
+    });
+  });
+  afterAll(async () => {
+    for (const c of clients) c.disconnect();
+    await Promise.all((masters ?? []).map((m) => m.stop()));
+  });
+
+  it('gives the lock back once the late votes win it', async () => {
+    const lock = new QuorumLock(clients, 100);
+    masters[1]!.pause();
+    masters[2]!.pause();
+    try {
+      await expect(lock.acquire('late-votes', 10_000)).rejects.toBeInstanceOf(StoreUnavailableError);
+    } finally {
+      masters[1]!.resume();
+      masters[2]!.resume();
+    }
+    const held = async () => (await Promise.all(clients.map((c) => c.exists('late-votes')))).some((n) => n === 1);
+    await until(async () => !(await held()), 3_000, 'the late lock to be released');
+    expect(await held()).toBe(false);
   });
 });
