@@ -98,14 +98,18 @@ export class QuorumLock {
   }
 
   /**
-   * The extended lock, or null when it is lost: expired, or a quorum of masters answer that they do
-   * not hold its token. Any other failure (a slow reply, masters out of reach) throws, and the
-   * caller tries again while the lock lasts: a late answer is not a lost lock.
+   * The extended lock, or null when it is lost: a quorum of masters answer that they do not hold its
+   * token. Any other failure (a slow reply, masters out of reach) throws, and the caller tries
+   * again: a late answer is not a lost lock.
    */
   async extend(lock: Lock, ttlMs: number): Promise<Lock | null> {
-    if (lock.expiration < Date.now()) return null;
+    // Past its validity here, the lock may still be ours: extensions that timed out here can have
+    // run late on the masters. redlock refuses to extend an expired Lock, so ask with a copy; the
+    // extend script votes against wherever another token holds the key, and takes it where nobody does.
+    const asked =
+      lock.expiration < Date.now() ? new Lock(this.redlock, lock.resources, lock.value, [], Date.now() + ttlMs) : lock;
     try {
-      return await bounded(this.redlock.extend(lock, ttlMs), this.timeoutMs, 'Redlock extend');
+      return await bounded(this.redlock.extend(asked, ttlMs), this.timeoutMs, 'Redlock extend');
     } catch (error) {
       if ((await this.mastersWithout(lock)) >= this.quorum) return null;
       throw unavailable(error);

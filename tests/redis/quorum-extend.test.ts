@@ -44,6 +44,28 @@ describe('Redlock extension after losing a master of a bare quorum', () => {
     const rival = new QuorumLock(clients, 1_000);
     expect((await rival.acquire('bare-quorum', 2_000)).status).toBe('busy');
   });
+
+  it('extends a lock past its validity here that the master still holds for it', async () => {
+    const lock = new QuorumLock(clients.slice(0, 1), 1_000);
+    const acquired = await lock.acquire('late-validity', 300);
+    if (acquired.status !== 'acquired') throw new Error('expected the lock');
+    // As after an extension that timed out here but ran late on the master: the lock is still ours.
+    await clients[0]!.set('late-validity', acquired.lock.value, 'PX', 2_000);
+    await sleep(350); // past its validity here
+    const extended = await lock.extend(acquired.lock, 2_000);
+    expect(extended).not.toBeNull();
+    expect(await clients[0]!.get('late-validity')).toBe(acquired.lock.value);
+  });
+
+  it('reports a lock past its validity as lost once a rival holds it', async () => {
+    const lock = new QuorumLock(clients.slice(0, 1), 1_000);
+    const acquired = await lock.acquire('taken-over', 300);
+    if (acquired.status !== 'acquired') throw new Error('expected the lock');
+    await sleep(350);
+    const rival = new QuorumLock(clients.slice(0, 1), 1_000);
+    expect((await rival.acquire('taken-over', 2_000)).status).toBe('acquired');
+    expect(await lock.extend(acquired.lock, 2_000)).toBeNull();
+  });
 });
 
 /**
