@@ -8,6 +8,8 @@ interface Queued {
   args: (string | number)[];
   /** performance.now() after which the call fails with StoreUnavailableError. */
   deadline: number;
+  /** The call's whole budget, for the error message. */
+  ms: number;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
 }
@@ -30,8 +32,9 @@ export class ScriptCallError extends Error {
  * Runs the script calls issued within one tick as few commands: a claim for 30 concurrent requests
  * is 2 EVALSHAs of the script's `many` form, not 30. That saves Redis and, above all, ioredis the
  * per-command work (a Command, a promise, a socket write, a reply to parse), which is what bounds a
- * busy process. A call alone in its tick runs the plain script. Each command carries one timer
- * that bounds all its calls, instead of a timer per call.
+ * busy process. A call alone in its tick runs the plain script. Each command carries one timer,
+ * set for the earliest deadline among its calls and set again for the next: every call fails at its
+ * own deadline, with no timer per call.
  * A batch spans many keys, which a Cluster may keep on different nodes, so a Cluster gets no batching.
  */
 export class ScriptBatcher {
@@ -46,7 +49,7 @@ export class ScriptBatcher {
       return bounded(runScript(this.scriptClient, script, keys, args), ms, script.name);
     }
     return new Promise((resolve, reject) => {
-      const call = { keys, args, deadline: performance.now() + ms, resolve, reject };
+      const call = { keys, args, deadline: performance.now() + ms, ms, resolve, reject };
       const queue = this.queues.get(script);
       if (!queue) {
         this.queues.set(script, [call]);
@@ -77,13 +80,22 @@ export class ScriptBatcher {
   };
 
   private send(script: BatchableScript, calls: Queued[]): void {
-    let earliest = Number.POSITIVE_INFINITY;
-    for (const call of calls) earliest = Math.min(earliest, call.deadline);
-    const ms = Math.max(0, earliest - performance.now());
-    // A reply after this changes nothing: a promise settles once.
-    const timer = deadline(ms, () => {
-      for (const call of calls) call.reject(timedOut(script.name, ms));
-    });
+    // Fails the calls whose deadline passed, then waits for the next one. A reply after a call's
+    // deadline changes nothing for it: a promise settles once.
+    const arm = (pending: Queued[]): NodeJS.Timeout => {
+      let earliest = Number.POSITIVE_INFINITY;
+      for (const call of pending) earliest = Math.min(earliest, call.deadline);
+      return deadline(Math.max(0, earliest - performance.now()), () => {
+        const now = performance.now();
+        const waiting: Queued[] = [];
+        for (const call of pending) {
+          if (call.deadline <= now) call.reject(timedOut(script.name, call.ms));
+          else waiting.push(call);
+        }
+        if (waiting.length > 0) timer = arm(waiting);
+      });
+    };
+    let timer = arm(calls);
 
     if (calls.length === 1) {
       const [only] = calls as [Queued];

@@ -120,4 +120,25 @@ describe('ScriptBatcher on a real Redis', () => {
     // The paused commands ran once Redis woke up; the connection serves again.
     expect(await claim('after-pause', 't')).toEqual([3]);
   });
+
+  it('fails each call of a command at its own deadline, not at the earliest one among them', async () => {
+    await claim('own-deadline-warm', 't');
+    server.pause();
+    let short: PromiseSettledResult<unknown>[];
+    let long: Promise<unknown>;
+    try {
+      // One tick, one command: a call with 50 ms left (it waited for the connection, say) and one with 2 s.
+      const shortCall = batcher.run(CLAIM, ['r:own-1', 'l:own-1'], ['t', 10_000], 50);
+      long = batcher.run(CLAIM, ['r:own-2', 'l:own-2'], ['t', 10_000], 2_000);
+      short = await Promise.allSettled([shortCall]);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    } finally {
+      server.resume();
+    }
+    expect(short[0]?.status).toBe('rejected');
+    expect((short[0] as PromiseRejectedResult).reason).toBeInstanceOf(StoreUnavailableError);
+    expect(String((short[0] as PromiseRejectedResult).reason.message)).toMatch(/within 50 ms/);
+    // Redis woke up within the second call's budget: it gets its answer.
+    expect(await long).toEqual([3]);
+  });
 });
