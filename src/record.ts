@@ -70,6 +70,26 @@ function made(status: StoredRecord['status'], fingerprint: string, body: string)
   return { status, fingerprint, createdAt: Date.now(), body };
 }
 
+const STREAMS =
+  'it streams (a promise or an async iterable in it, sent over httpBatchStreamLink), and a stream cannot be stored';
+
+const isThenable = (v: unknown) =>
+  (typeof v === 'object' || typeof v === 'function') &&
+  v !== null &&
+  typeof (v as PromiseLike<unknown>).then === 'function';
+const isAsyncIterable = (v: unknown) => typeof v === 'object' && v !== null && Symbol.asyncIterator in v;
+
+/**
+ * Whether tRPC streams this result: a promise or async iterable, itself or as a value of the object
+ * (where tRPC looks). superjson would store it as `{}`, and every replay would get that.
+ */
+function streams(data: unknown): boolean {
+  if (isThenable(data) || isAsyncIterable(data)) return true;
+  if (typeof data !== 'object' || data === null) return false;
+  for (const value of Object.values(data)) if (isThenable(value) || isAsyncIterable(value)) return true;
+  return false;
+}
+
 /** A `cacheErrors` hook that throws keeps nothing: the caller gets its error, and a retry runs again. */
 function keeps(cacheErrors: (error: TRPCError) => boolean, error: TRPCError): boolean {
   try {
@@ -90,7 +110,9 @@ export function recordFor(outcome: CallOutcome, options: RecordOptions): StoredR
   let body: string;
   try {
     // superjson writes a plain value as {"json": value}; JSON.stringify does that without its walker.
-    body = isPlainJson(outcome.data, sj) ? `{"json":${JSON.stringify(outcome.data)}}` : sj.stringify(outcome.data);
+    if (isPlainJson(outcome.data, sj)) body = `{"json":${JSON.stringify(outcome.data)}}`;
+    else if (streams(outcome.data)) return made('unreplayable', options.fingerprint, STREAMS);
+    else body = sj.stringify(outcome.data);
   } catch (cause) {
     return made('unreplayable', options.fingerprint, `superjson could not serialize it: ${String(cause)}`);
   }

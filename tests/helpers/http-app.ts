@@ -33,7 +33,7 @@ const userOf = (header: string | string[] | null | undefined) => {
  * `gated` uses a second middleware that waits only 100 ms, to provoke CONFLICT.
  */
 export function makeHttpApp(store: IdempotencyStore, options: Partial<IdempotencyOptions<HttpContext>> = {}) {
-  const runs = { addItem: 0, gated: 0, fail: 0, lookup: 0 };
+  const runs = { addItem: 0, gated: 0, fail: 0, lookup: 0, receipt: 0 };
   /** The raw Idempotency-Key of every HTTP request, as the server received it (null: none). */
   const keyHeaders: (string | null)[] = [];
   let held = gate();
@@ -64,6 +64,11 @@ export function makeHttpApp(store: IdempotencyStore, options: Partial<Idempotenc
     fail: procedure.input(z.object({ sku: z.string() })).mutation(() => {
       runs.fail += 1;
       throw new TRPCError({ code: 'NOT_FOUND', message: `no such sku (${runs.fail})` });
+    }),
+    /** A result that streams: `paid` is a promise, which httpBatchStreamLink sends when it settles. */
+    receipt: procedure.input(z.object({ n: z.number() })).mutation(() => {
+      runs.receipt += 1;
+      return { receipt: runs.receipt, paid: Promise.resolve('paid') };
     }),
     lookup: procedure.input(z.object({ sku: z.string() })).query(() => {
       runs.lookup += 1;

@@ -5,6 +5,7 @@ import {
   httpLink,
   splitLink,
   type TRPCClient,
+  TRPCClientError,
   type TRPCLink,
 } from '@trpc/client';
 import superjson from 'superjson';
@@ -171,5 +172,19 @@ describe.each(Object.keys(adapters) as (keyof typeof adapters)[])('httpBatchStre
     expect(replayed).toEqual(first);
     expect(replayed[0].at).toBeInstanceOf(Date);
     expect(served.app.runs.addItem - runsBefore).toBe(2);
+  });
+
+  it('runs a mutation whose result streams once, and answers its replay with PRECONDITION_FAILED, not {}', async () => {
+    const trpc = createTRPCClient<HttpRouter>({ links: [idempotencyLink(), stream(served.server.url)] });
+    const key = crypto.randomUUID();
+    const send = () => trpc.receipt.mutate({ n: 1 }, { context: { idempotencyKey: key } });
+    const runsBefore = served.app.runs.receipt;
+    const first = await send();
+    expect(await first.paid).toBe('paid');
+    const replay = await send().catch((e: unknown) => e);
+    expect(replay).toBeInstanceOf(TRPCClientError);
+    expect((replay as TRPCClientError<HttpRouter>).data?.code).toBe('PRECONDITION_FAILED');
+    expect((replay as TRPCClientError<HttpRouter>).message).toMatch(/streams/);
+    expect(served.app.runs.receipt - runsBefore).toBe(1);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeRecord, encodeRecord, type StoredRecord } from '../../src/record';
+import { decodeRecord, encodeRecord, recordFor, type StoredRecord } from '../../src/record';
 
 describe('stored record form', () => {
   it('round-trips every status, with bodies holding newlines and quotes unescaped', () => {
@@ -23,5 +23,22 @@ describe('stored record form', () => {
     ]) {
       expect(() => decodeRecord(text)).toThrow(/unrecognised idempotency record/);
     }
+  });
+});
+
+describe('recordFor', () => {
+  const options = { fingerprint: 'f', maxResultBytes: 1_000, cacheErrors: () => false };
+
+  it('stores a result that tRPC would stream as unreplayable, not as {}', () => {
+    async function* lines() {
+      yield 1;
+    }
+    for (const data of [{ paid: Promise.resolve(1) }, lines(), { lines: lines() }]) {
+      const record = recordFor({ ok: true, data }, options);
+      expect(record?.status).toBe('unreplayable');
+      expect(record?.body).toMatch(/streams/);
+    }
+    // tRPC looks no deeper for streams, and neither does this.
+    expect(recordFor({ ok: true, data: { a: { b: Promise.resolve(1) } } }, options)?.status).toBe('ok');
   });
 });
