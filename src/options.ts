@@ -2,12 +2,31 @@ import type { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { IdempotencyConfigError } from './errors';
 import type { IdempotencyEvent } from './events';
-import { readKeyHeader, type UserId } from './key';
+import { type IdempotencyContext, readKeyHeader, type UserId } from './key';
 import { type IdempotencyStore, isStore } from './store/store';
 import { defaultSuperJSON, isSuperJSONLike, type SuperJSONLike } from './superjson';
 
-/** Options of {@link createIdempotency}. Every one but `store` has a default. */
-export interface IdempotencyOptions<TContext> {
+/** Reads the raw key from a context. */
+type KeyReader<TContext> = (ctx: TContext) => string | string[] | null | undefined;
+
+/**
+ * Options of {@link createIdempotency}. Every one but `store` has a default; so does `getKey` when
+ * the context has `headers` or `req.headers`, where the default reader looks. For any other context
+ * `getKey` is required: without it no key would ever be read.
+ */
+export type IdempotencyOptions<TContext> = CommonOptions<TContext> &
+  ([TContext] extends [IdempotencyContext]
+    ? {
+        /** The raw key. Default: the `headerName` header from `ctx.headers` or `ctx.req.headers`. */
+        getKey?: KeyReader<TContext>;
+      }
+    : {
+        /** The raw key: this context has no `headers` or `req.headers` for the default reader. */
+        getKey: KeyReader<TContext>;
+      });
+
+/** The options that do not depend on where the key is read. */
+interface CommonOptions<TContext> {
   /** Where records and locks live: `redisStore({ redis })` or `memoryStore()`. */
   store: IdempotencyStore;
   /** Request header carrying the key, matched case-insensitively. Default `'idempotency-key'`. */
@@ -26,8 +45,6 @@ export interface IdempotencyOptions<TContext> {
   cacheErrors?: (error: TRPCError) => boolean;
   /** The user a key belongs to. Default `ctx.user?.id`; null or undefined means anonymous. */
   getUserId?: (ctx: TContext) => UserId;
-  /** The raw key. Default: the `headerName` header from `ctx.headers` or `ctx.req.headers`. */
-  getKey?: (ctx: TContext) => string | string[] | null | undefined;
   /** Called for every hit, miss, wait, conflict, mismatch, store error and lost lock. Default: none. Errors it throws are ignored. */
   onEvent?: (event: IdempotencyEvent) => void;
   /** Largest serialized result stored, in bytes. A larger one is returned once, never replayed. Default 1 MiB. */

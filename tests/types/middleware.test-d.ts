@@ -42,6 +42,14 @@ describe('middleware types', () => {
     >().toEqualTypeOf<Ctx>();
   });
 
+  it('requires getKey for a context the default reader cannot read', () => {
+    type Ctx = { session: { key?: string; userId: number } };
+    // @ts-expect-error: no ctx.headers or ctx.req.headers, so no key would ever be read without getKey
+    createIdempotency<Ctx>({ store, getUserId: (ctx) => ctx.session.userId });
+    // A context with headers may still bring its own reader.
+    createIdempotency<{ headers: Headers }>({ store, getKey: (ctx) => ctx.headers.get('x-key') });
+  });
+
   it('exposes typed events and user ids', () => {
     createIdempotency({
       store,
