@@ -5,6 +5,25 @@ import { QuorumLock } from '../../src/store/quorum';
 import { sleep, until } from '../helpers/app';
 import { type RedisServer, startRedis } from '../helpers/redis-server';
 
+/** Three throwaway masters for the suite, and a client of each (errors from killed ones ignored). */
+function threeMasters(ready: (masters: RedisServer[], clients: Redis[]) => void): void {
+  let masters: RedisServer[] = [];
+  let clients: Redis[] = [];
+  beforeAll(async () => {
+    masters = await Promise.all([startRedis(), startRedis(), startRedis()]);
+    clients = masters.map((m) => {
+      const c = new Redis(m.url);
+      c.on('error', () => {});
+      return c;
+    });
+    ready(masters, clients);
+  });
+  afterAll(async () => {
+    for (const c of clients) c.disconnect();
+    await Promise.all(masters.map((m) => m.stop()));
+  });
+}
+
 /**
  * Regression: two servers race for a lock over 3 masters; the winner gets masters 2 and 3 (the
  * loser had master 1 and released it). Then master 3 dies. With redlock's own extend script, the
@@ -15,17 +34,9 @@ import { type RedisServer, startRedis } from '../helpers/redis-server';
 describe('Redlock extension after losing a master of a bare quorum', () => {
   let masters: RedisServer[];
   let clients: Redis[];
-  beforeAll(async () => {
-    masters = await Promise.all([startRedis(), startRedis(), startRedis()]);
-    clients = masters.map((m) => {
-      const c = new Redis(m.url);
-      c.on('error', () => {});
-      return c;
-    });
-  });
-  afterAll(async () => {
-    for (const c of clients) c.disconnect();
-    await Promise.all(masters.map((m) => m.stop()));
+  threeMasters((m, c) => {
+    masters = m;
+    clients = c;
   });
 
   it('keeps the lock on the surviving majority, and a rival still cannot take it', async () => {
@@ -75,17 +86,9 @@ describe('Redlock extension after losing a master of a bare quorum', () => {
 describe('Redlock acquire that answers after its deadline', () => {
   let masters: RedisServer[];
   let clients: Redis[];
-  beforeAll(async () => {
-    masters = await Promise.all([startRedis(), startRedis(), startRedis()]);
-    clients = masters.map((m) => {
-      const c = new Redis(m.url);
-      c.on('error', () => {});
-      return c;
-    });
-  });
-  afterAll(async () => {
-    for (const c of clients) c.disconnect();
-    await Promise.all((masters ?? []).map((m) => m.stop()));
+  threeMasters((m, c) => {
+    masters = m;
+    clients = c;
   });
 
   it('gives the lock back once the late votes win it', async () => {
