@@ -59,8 +59,10 @@ interface CommonOptions<TContext> {
 }
 
 /** Node's longest timer (about 24.8 days): a longer one fires after 1 ms. */
-export const MAX_TIMER_MS = 2_147_483_647;
-const timerMs = (atLeast: number, message: string) =>
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** A duration in whole ms that a Node timer can wait: at least `atLeast`, at most MAX_TIMER_MS. */
+export const timerMs = (atLeast: number, message: string) =>
   z
     .number()
     .int()

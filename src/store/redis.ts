@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { Lock } from 'redlock';
 import { z } from 'zod';
-import { MAX_TIMER_MS, parseOptions } from '../options';
+import { parseOptions, timerMs } from '../options';
 import { decodeRecord, encodeRecord, type StoredRecord } from '../record';
 import { ScriptBatcher } from './batch';
 import { bounded, whenReady } from './bounded';
@@ -69,12 +69,7 @@ const schema = z
       .string()
       .regex(/^[^{}]*$/, 'must not contain { or }, which would break the Redis Cluster hash tag')
       .default('idem:'),
-    commandTimeoutMs: z
-      .number()
-      .int()
-      .positive()
-      .max(MAX_TIMER_MS, `must be at most ${MAX_TIMER_MS} ms, the longest timer Node can set`)
-      .default(1000),
+    commandTimeoutMs: timerMs(1, 'must be at least 1 ms').default(1000),
     cache: z
       .union([
         z.literal(false),
