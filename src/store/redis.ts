@@ -193,16 +193,14 @@ export function redisStore(options: RedisStoreOptions): IdempotencyStore {
     const { lock } = acquired;
     // The holder before us may have stored its record and released the lock between our look and
     // our lock: look again, or the mutation would run twice.
-    let again: [string | null, number];
-    try {
-      again = await call('GET record', () => lookup(k.record));
-    } catch (error) {
-      quorum.release(lock).catch(() => {});
+    const giveBack = () => quorum.release(lock).catch(() => {});
+    const [stored, storedPttl] = await call('GET record', () => lookup(k.record)).catch((error: unknown) => {
+      giveBack();
       throw error;
-    }
-    if (again[0]) {
-      quorum.release(lock).catch(() => {});
-      return found(id, again[0], again[1]);
+    });
+    if (stored) {
+      giveBack();
+      return found(id, stored, storedPttl);
     }
     const lease: RedisLease = { id, token: lock.value, lock, lockKey: k.lock, expiresAt: lock.expiration };
     return { status: 'claimed', lease };
