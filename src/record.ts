@@ -73,21 +73,18 @@ function made(status: StoredRecord['status'], fingerprint: string, body: string)
 const STREAMS =
   'it streams (a promise or an async iterable in it, sent over httpBatchStreamLink), and a stream cannot be stored';
 
-const isThenable = (v: unknown) =>
-  (typeof v === 'object' || typeof v === 'function') &&
+/** A promise (any thenable) or an async iterable. */
+const isStream = (v: unknown) =>
+  typeof v === 'object' &&
   v !== null &&
-  typeof (v as PromiseLike<unknown>).then === 'function';
-const isAsyncIterable = (v: unknown) => typeof v === 'object' && v !== null && Symbol.asyncIterator in v;
+  (typeof (v as PromiseLike<unknown>).then === 'function' || Symbol.asyncIterator in v);
 
 /**
  * Whether tRPC streams this result: a promise or async iterable, itself or as a value of the object
  * (where tRPC looks). superjson would store it as `{}`, and every replay would get that.
  */
 function streams(data: unknown): boolean {
-  if (isThenable(data) || isAsyncIterable(data)) return true;
-  if (typeof data !== 'object' || data === null) return false;
-  for (const value of Object.values(data)) if (isThenable(value) || isAsyncIterable(value)) return true;
-  return false;
+  return isStream(data) || (typeof data === 'object' && data !== null && Object.values(data).some(isStream));
 }
 
 /** A `cacheErrors` hook that throws keeps nothing: the caller gets its error, and a retry runs again. */
