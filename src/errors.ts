@@ -14,6 +14,11 @@ export const IDEMPOTENCY_ERROR_CODES = {
   storeUnavailable: 'SERVICE_UNAVAILABLE',
   resultNotReplayable: 'PRECONDITION_FAILED',
   clientClosed: 'CLIENT_CLOSED_REQUEST',
+  // A resolver's own mistakes, not the client's: codes that no hostile request can produce.
+  stepNameReused: 'PRECONDITION_FAILED',
+  stepNameInvalid: 'PRECONDITION_FAILED',
+  stepsUnsupported: 'NOT_IMPLEMENTED',
+  stepLockLost: 'CONFLICT',
 } as const;
 
 export function keyRequired(headerName: string): TRPCError {
@@ -72,6 +77,34 @@ export function clientClosed(path: string): TRPCError {
   return new TRPCError({
     code: IDEMPOTENCY_ERROR_CODES.clientClosed,
     message: `The client went away while its call to "${path}" waited for the first call with this key; it stopped waiting. The first call goes on, and a retry with the same key gets its result.`,
+  });
+}
+
+export function stepNameReused(path: string, name: string): TRPCError {
+  return new TRPCError({
+    code: IDEMPOTENCY_ERROR_CODES.stepNameReused,
+    message: `The step "${name}" ran twice in one call to "${path}". Give each step (and each transaction) of a resolver its own name, such as "charge" and "charge-fee".`,
+  });
+}
+
+export function stepNameInvalid(path: string, reason: string): TRPCError {
+  return new TRPCError({
+    code: IDEMPOTENCY_ERROR_CODES.stepNameInvalid,
+    message: `A step name in "${path}" is invalid: ${reason}. Use 1-100 characters, such as "charge".`,
+  });
+}
+
+export function stepsUnsupported(path: string): TRPCError {
+  return new TRPCError({
+    code: IDEMPOTENCY_ERROR_CODES.stepsUnsupported,
+    message: `"${path}" called ctx.idempotency.step, but the idempotency store has no readSteps/saveStep. Use redisStore or memoryStore, or implement both methods in your store.`,
+  });
+}
+
+export function stepLockLost(path: string): TRPCError {
+  return new TRPCError({
+    code: IDEMPOTENCY_ERROR_CODES.stepLockLost,
+    message: `Another call with this idempotency key took over "${path}" while this one ran (it stalled past the lock's TTL), so this one stopped. Retry with the same key to get the result.`,
   });
 }
 

@@ -1,5 +1,6 @@
 import { experimental_trpcMiddleware, TRPCError, type TRPCMiddlewareBuilder } from '@trpc/server';
 import { deadline } from './deadline';
+import { executionScope, type IdempotencyScope, keylessScope } from './durable/scope';
 import { clientClosed, inputMismatch, keyRequired, stillRunning, storeUnavailable } from './errors';
 import type { IdempotencyEvent } from './events';
 import { fingerprint, type IdempotencyContext, parseKey, scopeKey, type UserId } from './key';
@@ -14,7 +15,7 @@ const TAKEOVER_MARGIN_MS = 25;
 /** What {@link createIdempotency} returns. */
 export interface Idempotency<TContext> {
   /** The middleware: `procedure.use(idempotency.middleware)`. */
-  middleware: TRPCMiddlewareBuilder<TContext, object, object, unknown>;
+  middleware: TRPCMiddlewareBuilder<TContext, object, { idempotency: IdempotencyScope }, unknown>;
   /** Calls in this process currently running or waiting per record id (0 when idle). */
   readonly inFlight: number;
 }
@@ -28,7 +29,8 @@ interface Call<R> {
   deadline: number;
   /** Aborts when the client goes away: a waiter then stops waiting. */
   signal: AbortSignal | undefined;
-  run: () => Promise<R>;
+  /** Runs the resolver; `lease` backs its `ctx.idempotency` steps. */
+  run: (lease: Lease) => Promise<R>;
 }
 
 type Answer<R> = { kind: 'ran'; result: R } | { kind: 'replayed'; outcome: CallOutcome };
@@ -65,22 +67,25 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
   const flights = new Map<string, Flight>();
 
   const middleware = experimental_trpcMiddleware<{ ctx: TContext }>().create(async (opts) => {
-    if (opts.type === 'subscription' || (opts.type === 'query' && !config.cacheQueries)) return opts.next();
+    // Every resolver gets ctx.idempotency; without a key, its steps and transactions just run.
+    const runKeyless = () => opts.next({ ctx: { idempotency: keylessScope(opts.path) } });
+    if (opts.type === 'subscription' || (opts.type === 'query' && !config.cacheQueries)) return runKeyless();
     const sent = parseKey(config.getKey(opts.ctx), config.headerName, opts.batchIndex);
     if (sent === undefined) {
       if (config.required) throw keyRequired(config.headerName);
-      return opts.next();
+      return runKeyless();
     }
     const startedAt = performance.now();
-    const answer = await resolveCall({
+    const call: Call<Awaited<ReturnType<typeof runKeyless>>> = {
       id: scopeKey(userIdOf(opts.ctx), opts.path, sent.key),
       path: opts.path,
       fingerprint: fingerprint(await opts.getRawInput(), config.superjson),
       startedAt,
       deadline: startedAt + waitTimeoutMs,
       signal: opts.signal,
-      run: () => opts.next(),
-    });
+      run: (lease) => opts.next({ ctx: { idempotency: scopeOf(call, sent.key, lease) } }),
+    };
+    const answer = await resolveCall(call);
     if (answer.kind === 'ran') return answer.result;
     markReplayed(opts.ctx, sent.listed ? sent.key : undefined);
     // tRPC has no public way to answer without calling next(); its result is a plain object whose
@@ -89,8 +94,24 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
     const result = outcome.ok
       ? { ok: true, data: outcome.data, marker: 'middlewareMarker' }
       : { ok: false, error: outcome.error, marker: 'middlewareMarker' };
-    return result as unknown as Awaited<ReturnType<typeof opts.next>>;
+    return result as unknown as Awaited<ReturnType<typeof runKeyless>>;
   });
+
+  /** `ctx.idempotency` for one execution of a keyed call: its steps are stored under `lease`. */
+  function scopeOf(call: Call<unknown>, key: string, lease: Lease): IdempotencyScope {
+    return executionScope({
+      key,
+      id: call.id,
+      path: call.path,
+      fingerprint: call.fingerprint,
+      lease,
+      store,
+      ttlSeconds,
+      superjson: config.superjson,
+      mismatch: () => inputMismatch(config.headerName, call.path),
+      onStoreError: (error) => emit(call, 'store-error', { error }),
+    });
+  }
 
   function userIdOf(ctx: unknown): UserId {
     const id = config.getUserId(ctx);
@@ -180,7 +201,7 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
     const keeper = keepAlive(call, lease);
     let result: R;
     try {
-      result = await call.run();
+      result = await call.run(lease);
     } catch (error) {
       keeper.stop();
       await store.release(lease).catch((e: unknown) => emit(call, 'store-error', { error: e }));

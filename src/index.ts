@@ -1,3 +1,4 @@
+export type { IdempotencyScope } from './durable/scope';
 export { IDEMPOTENCY_ERROR_CODES, IdempotencyConfigError } from './errors';
 export type { IdempotencyEvent } from './events';
 export { createIdempotency, type Idempotency } from './idempotency';
@@ -8,5 +9,5 @@ export type { StoredRecord } from './record';
 export { REPLAY_HEADER } from './replay-header';
 export { type MemoryStoreOptions, memoryStore } from './store/memory';
 export { type RedisStoreOptions, redisStore } from './store/redis';
-export type { Claim, IdempotencyStore, Lease, Watch } from './store/store';
+export type { Claim, IdempotencyStore, Lease, StepSave, Watch } from './store/store';
 export type { SuperJSONLike } from './superjson';
