@@ -12,6 +12,7 @@ import { type RedisServer, startRedis } from '../tests/helpers/redis-server';
 import { sleep } from './app';
 import { renderChart } from './chart';
 import { CONTENDERS } from './contenders';
+import { measureDurable, printDurable } from './durable';
 import {
   type ContenderResult,
   latencyBlock,
@@ -134,6 +135,9 @@ say('\n');
 
 const verdicts = targets(results);
 printReport(results, verdicts, leak);
+say('durable mutations (PostgreSQL at 127.0.0.1:5432)\n');
+const durable = await measureDurable();
+printDurable(durable);
 
 const report = {
   runAt: new Date().toISOString(),
@@ -148,6 +152,7 @@ const report = {
   results,
   leak,
   targets: verdicts,
+  durable,
 };
 mkdirSync(RESULTS, { recursive: true });
 writeFileSync(`${RESULTS}latest.json`, `${JSON.stringify(report, (_, v) => (Number.isNaN(v) ? null : v), 2)}\n`);
