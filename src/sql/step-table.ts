@@ -6,7 +6,7 @@ export const DEFAULT_STEP_TABLE = 'trpc_idempotency_steps';
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$/;
 
 /** A table name, as given: `name` or `schema.name`, unquoted identifiers only (it is spliced into SQL). */
-export function checkTableName(table: string): string {
+function checkTableName(table: string): string {
   if (!IDENTIFIER.test(table)) {
     throw new IdempotencyConfigError(
       `sql adapter: table "${table}" is not a plain identifier; use letters, digits and _ (optionally schema.table).`,
