@@ -186,6 +186,20 @@ describe('the step table', () => {
     expect((await migrated.runOnce(step, async () => '3')).result).toBe('3');
   });
 
+  it('tries to create its table again after a failure, and lets concurrent first uses create it once', async () => {
+    const adapter = pgAdapter(pool, { table: 'later.steps' });
+    const step = { recordId: fresh('schema'), name: 'tx', fingerprint: 'f', ttlSeconds: 60 };
+    await expect(adapter.runOnce(step, async () => '1')).rejects.toThrow(/schema "later" does not exist/);
+    await pool.query('CREATE SCHEMA later');
+    expect((await adapter.runOnce(step, async () => '1')).ran).toBe(true);
+    // Two processes' first calls at once, on an empty database: both go on.
+    const racing = [pgAdapter(pool, { table: 'racing' }), pgAdapter(pool, { table: 'racing' })];
+    const results = await Promise.all(
+      racing.map((a, i) => a.runOnce({ ...step, recordId: fresh(`racing-${i}`) }, async () => `${i}`)),
+    );
+    expect(results.map((r) => r.ran)).toEqual([true, true]);
+  });
+
   it('deletes expired rows on its own, a bounded batch at a time, after a commit', async () => {
     const errors: unknown[] = [];
     const adapter = pgAdapter(pool, {

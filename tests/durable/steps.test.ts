@@ -72,3 +72,27 @@ describe('a custom store without step methods', () => {
     expect(typeof readSteps === 'function' && typeof saveStep === 'function').toBe(true);
   });
 });
+
+describe('step names', () => {
+  it('rejects an empty or over-long name, or one that is not a string, with PRECONDITION_FAILED', async () => {
+    const t = initTRPC.context<{ headers: Record<string, string> }>().create();
+    const procedure = t.procedure.use(createIdempotency({ store: memoryStore() }).middleware);
+    const router = t.router({
+      named: procedure
+        .input((v) => v as unknown)
+        .mutation(({ ctx, input }) => ctx.idempotency.step(input as string, () => 1)),
+      keyed: procedure.input((v) => v as string).mutation(({ ctx, input }) => ctx.idempotency.stepKey(input)),
+    });
+    const withAndWithoutKey: Record<string, string>[] = [{ 'idempotency-key': `names-${Date.now()}` }, {}];
+    for (const headers of withAndWithoutKey) {
+      const caller = t.createCallerFactory(router)({ headers });
+      for (const bad of ['', 'x'.repeat(101), 7]) {
+        await expect(caller.named(bad)).rejects.toMatchObject({ code: 'PRECONDITION_FAILED' });
+      }
+      await expect(caller.keyed('')).rejects.toMatchObject({
+        code: 'PRECONDITION_FAILED',
+        message: /1-100 characters/,
+      });
+    }
+  });
+});
