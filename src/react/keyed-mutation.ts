@@ -53,20 +53,39 @@ export function keyedMutationOptions<TData, TError, TVariables, TOnMutateResult>
     // Safe to retry a lost answer: the retry sends the same key.
     retry: rest.retry ?? retryTransientFailures,
     mutationFn: (variables, context) => {
+      if (!isKeyed(variables)) return Promise.reject(notKeyed());
       const run = forCall(variables).mutationFn;
       if (!run) return Promise.reject(new Error('No mutationFn found: the options made for the key have none'));
       return run(variables.input, context);
     },
     onMutate: (variables, context) =>
-      withInput(forCall(variables).onMutate, 0)?.(variables, context) as TOnMutateResult,
+      (isKeyed(variables)
+        ? withInput(forCall(variables).onMutate, 0)?.(variables, context)
+        : undefined) as TOnMutateResult,
     onSuccess: (...args) => {
+      if (!isKeyed(args[1])) return;
       onKeySucceeded?.(args[1].idempotencyKey);
       return withInput(forCall(args[1]).onSuccess, 1)?.(...args);
     },
-    onError: (...args) => withInput(forCall(args[1]).onError, 1)?.(...args),
-    onSettled: (...args) => withInput(forCall(args[2]).onSettled, 2)?.(...args),
+    onError: (...args) => (isKeyed(args[1]) ? withInput(forCall(args[1]).onError, 1)?.(...args) : undefined),
+    onSettled: (...args) => (isKeyed(args[2]) ? withInput(forCall(args[2]).onSettled, 2)?.(...args) : undefined),
   };
 }
+
+/**
+ * Keyed variables, as opposed to a caller's input. tRPC's `mutationOptions` calls the mutation
+ * defaults' `onSuccess` (ours, under `setMutationDefaults`) with the plain input once its own is
+ * done: that second call is not a call of ours, and is skipped.
+ */
+function isKeyed(variables: unknown): variables is KeyedVariables<never> {
+  const keyed = variables as Partial<KeyedVariables<unknown>> | null | undefined;
+  return typeof keyed === 'object' && keyed !== null && 'input' in keyed && typeof keyed.idempotencyKey === 'string';
+}
+
+const notKeyed = () =>
+  new TypeError(
+    'This mutation runs keyed options (useIdempotentMutation, idempotentMutationOptions): call it through useIdempotentMutation, or pass { input, idempotencyKey }.',
+  );
 
 /** The per-call callbacks of `mutate(input, { onSuccess... })`, for keyed variables. */
 export function keyedMutateOptions<TData, TError, TVariables, TOnMutateResult>(

@@ -22,18 +22,19 @@ const store = memoryStore();
 const shop = makeShop(store);
 let served: Awaited<ReturnType<typeof serveShop>>;
 let trpc: ReturnType<typeof createTRPCOptionsProxy<ShopAppRouter>>;
+let trpcClient: ReturnType<typeof createTRPCClient<ShopAppRouter>>;
 const clients: QueryClient[] = [];
 
 beforeAll(async () => {
   shop.timing.delayMs = 0;
   served = await serveShop(shop);
-  const client = createTRPCClient<ShopAppRouter>({
+  trpcClient = createTRPCClient<ShopAppRouter>({
     links: [
       idempotencyLink(),
       httpLink({ url: `${served.origin}/trpc`, transformer: superjson, headers: ({ op }) => idempotencyHeaders(op) }),
     ],
   });
-  trpc = createTRPCOptionsProxy<ShopAppRouter>({ client, queryClient: newQueryClient() });
+  trpc = createTRPCOptionsProxy<ShopAppRouter>({ client: trpcClient, queryClient: newQueryClient() });
 });
 afterEach(() => {
   onlineManager.setOnline(true);
@@ -163,6 +164,27 @@ describe('idempotentMutationOptions (setMutationDefaults) for a persisted paused
     expect(resumed?.state.data).toEqual({ orderId: `order-${runs + 1}`, item: 'map' });
     expect(served.keys.slice(-2)).toEqual(['k-offline', 'k-offline']);
     expect(shop.executions.createOrder - runs).toBe(1);
+  });
+});
+
+describe('keyed options next to tRPC mutation defaults', () => {
+  it("tRPC's mutationOptions calls the defaults' onSuccess again with the plain input: that call is skipped", async () => {
+    const queryClient = newQueryClient();
+    const local = createTRPCOptionsProxy<ShopAppRouter>({ client: trpcClient, queryClient });
+    const localOptionsFor = (idempotencyKey: string) =>
+      local.createOrder.mutationOptions({ trpc: { context: { idempotencyKey } } });
+    queryClient.setMutationDefaults(local.createOrder.mutationKey(), idempotentMutationOptions(localOptionsFor));
+    const observer = new MutationObserver(queryClient, keyedMutationOptions(localOptionsFor, 'k-defaults'));
+    const order = await observer.mutate({ input: { item: 'cup' }, idempotencyKey: 'k-defaults' });
+    expect(order.item).toBe('cup');
+    expect(observer.getCurrentResult().status).toBe('success');
+  });
+
+  it('refuses plain variables with a message that says how to call it', async () => {
+    const { mutationFn } = idempotentMutationOptions(optionsFor);
+    // A plain useMutation({ mutationKey }) under keyed defaults would pass the input as it is.
+    const plain = { item: 'cup' } as unknown as KeyedVariables<{ item: string }>;
+    await expect(mutationFn?.(plain, {} as never)).rejects.toThrow(/call it through useIdempotentMutation/);
   });
 });
 

@@ -1,0 +1,29 @@
+import { QueryClientProvider } from '@tanstack/react-query';
+import { StrictMode } from 'react';
+import { createRoot } from 'react-dom/client';
+import { BareCheckout, Checkout } from './checkout';
+import { CrossOrigin } from './cross-origin';
+import { Persisted } from './persisted';
+import { StrictKey } from './strict';
+import { queryClient } from './trpc';
+
+// One bundle for every case; `?case=` picks the screen.
+const params = new URLSearchParams(window.location.search);
+const screens: Record<string, () => React.ReactNode> = {
+  checkout: () => <Checkout />,
+  bare: () => <BareCheckout />,
+  conflict: () => <Checkout slow />,
+  persisted: () => <Persisted />,
+  'cross-origin': () => <CrossOrigin api={params.get('api') ?? ''} />,
+  strict: () => <StrictKey />,
+};
+const screen = screens[params.get('case') ?? ''];
+if (!screen) throw new Error(`unknown case ${params.get('case')}`);
+const root = document.getElementById('root');
+if (!root) throw new Error('no #root');
+
+createRoot(root).render(
+  <StrictMode>
+    <QueryClientProvider client={queryClient}>{screen()}</QueryClientProvider>
+  </StrictMode>,
+);
