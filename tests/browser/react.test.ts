@@ -138,6 +138,16 @@ describe('useIdempotentMutation in Chromium', () => {
     expect(executions() - before).toBe(1);
   });
 
+  it('classic @trpc/react-query (the vanilla client under useIdempotentMutation): a double click and a retry, 1 execution', async () => {
+    await open('classic');
+    const [before, sent] = [executions(), served.keys.length];
+    served.loseResponses(2);
+    await doubleClick();
+    expect(await orders(2)).toEqual([`order-${before + 1}`, `order-${before + 1}`]);
+    expect(executions() - before).toBe(1);
+    expect(new Set(keysSince(sent)).size).toBe(1);
+  });
+
   it('a persisted paused mutation, resumed after a reload, keeps its key: 1 execution', async () => {
     await open('persisted');
     const [before, sent] = [executions(), served.keys.length];

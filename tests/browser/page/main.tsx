@@ -2,6 +2,7 @@ import { QueryClientProvider } from '@tanstack/react-query';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { BareCheckout, Checkout } from './checkout';
+import { Classic } from './classic';
 import { CrossOrigin } from './cross-origin';
 import { Persisted } from './persisted';
 import { StrictKey } from './strict';
@@ -12,6 +13,7 @@ const params = new URLSearchParams(window.location.search);
 const screens: Record<string, () => React.ReactNode> = {
   checkout: () => <Checkout />,
   bare: () => <BareCheckout />,
+  classic: () => <Classic />,
   conflict: () => <Checkout slow />,
   persisted: () => <Persisted />,
   'cross-origin': () => <CrossOrigin api={params.get('api') ?? ''} />,

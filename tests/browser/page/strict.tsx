@@ -2,7 +2,7 @@ import { useState } from 'react';
 import { useIdempotencyKey } from '../../../src/react';
 
 /** Counts the keys minted: StrictMode's double render must not mint two for one action. */
-export const minted = { count: 0 };
+const minted = { count: 0 };
 const randomUUID = crypto.randomUUID.bind(crypto);
 crypto.randomUUID = () => {
   minted.count += 1;
