@@ -1,8 +1,11 @@
 import type { Browser, Page } from 'playwright-core';
+import { createElement } from 'react';
+import { renderToString } from 'react-dom/server';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { memoryStore } from '../../src';
 import { bundlePage } from './bundle';
 import { launchChromium } from './chromium';
+import { HydratedKey } from './page/hydrated';
 import { serveShop, serveShopCors } from './serve';
 import { makeShop } from './shop';
 
@@ -18,7 +21,9 @@ let pageErrors: string[];
 beforeAll(async () => {
   const [bundle, launched] = await Promise.all([bundlePage(), launchChromium()]);
   browser = launched;
-  served = await serveShop(shop, bundle);
+  // The hydrate case's HTML comes from react-dom/server, here in Node.
+  const ssr = (testCase: string) => (testCase === 'hydrate' ? renderToString(createElement(HydratedKey)) : undefined);
+  served = await serveShop(shop, { ...bundle, ssr });
   cors = await serveShopCors(shop, served.origin);
 }, 60_000);
 
@@ -36,11 +41,14 @@ afterEach(async () => {
 });
 
 async function open(testCase: string, query = '') {
-  shop.timing.delayMs = 300;
+  shop.timing.delayMs = 1000;
   pageErrors = [];
   const context = await browser.newContext();
   page = await context.newPage();
   page.on('pageerror', (error) => pageErrors.push(error.message));
+  page.on('console', (message) => {
+    if (message.type() === 'error' && message.text().startsWith('hydration')) pageErrors.push(message.text());
+  });
   await page.goto(`${served.origin}/?case=${testCase}${query}`);
   await page.waitForSelector('#root main');
   return page;
@@ -58,11 +66,22 @@ async function orders(count: number, selector = '#orders'): Promise<string[]> {
   return (await text(selector)).split(',');
 }
 
-/** Two clicks 30 ms apart, while the first call runs. */
+/**
+ * Two clicks 30 ms apart, while the first call runs (it takes 1 s on the server). Clicked inside the
+ * page, so that the gap is the page's own and not a round trip from the test on a busy machine.
+ */
 async function doubleClick() {
-  await page.click('#order');
-  await page.waitForTimeout(30);
-  await page.click('#order');
+  await page.evaluate(
+    () =>
+      new Promise<void>((resolve) => {
+        const button = document.querySelector<HTMLButtonElement>('#order');
+        button?.click();
+        setTimeout(() => {
+          button?.click();
+          resolve();
+        }, 30);
+      }),
+  );
 }
 
 const executions = () => shop.executions.createOrder;
@@ -191,6 +210,13 @@ describe('useIdempotentMutation in Chromium', () => {
 });
 
 describe('useIdempotencyKey in Chromium', () => {
+  it('SSR: the server renders no key, and hydration mints it in the browser without a mismatch', async () => {
+    expect(renderToString(createElement(HydratedKey))).toBe('<main><output id="key"></output></main>');
+    await open('hydrate');
+    await page.waitForFunction(() => (document.querySelector('#key')?.textContent ?? '') !== '');
+    expect(await text('#key')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
   it('StrictMode: the double render mints one key, kept across re-renders until reset()', async () => {
     await open('strict');
     const key = await text('#key');

@@ -42,7 +42,10 @@ function loseResponse(res: ServerResponse): void {
 }
 
 /** The page and the shop's tRPC API at /trpc, on one origin. */
-export async function serveShop(shop: Shop, page: { html: string; js: string } = { html: '', js: '' }) {
+export async function serveShop(
+  shop: Shop,
+  page: { html: string; js: string; ssr?: (testCase: string) => string | undefined } = { html: '', js: '' },
+) {
   const trpc = createHTTPHandler({
     router: shop.router,
     basePath: '/trpc/',
@@ -55,7 +58,11 @@ export async function serveShop(shop: Shop, page: { html: string; js: string } =
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? '/';
     if (url === '/' || url.startsWith('/?')) {
-      res.writeHead(200, { 'content-type': 'text/html' }).end(page.html);
+      // A server-rendered case gets its markup inside #root, for the page to hydrate.
+      const markup = page.ssr?.(new URLSearchParams(url.slice(1)).get('case') ?? '');
+      const html =
+        markup === undefined ? page.html : page.html.replace('<div id="root"></div>', `<div id="root">${markup}</div>`);
+      res.writeHead(200, { 'content-type': 'text/html' }).end(html);
       return;
     }
     if (url === '/app.js') {

@@ -17,7 +17,7 @@ export function Checkout({ slow = false }: { slow?: boolean }) {
     procedure.mutationOptions({
       trpc: { context: { idempotencyKey: key } },
       retry: 2,
-      retryDelay: 300,
+      retryDelay: 1000, // after the re-render that a success's reset() causes, even on a busy machine
       onSuccess: (data) => log(data.orderId),
     }),
   );
@@ -40,7 +40,7 @@ export function BareCheckout() {
     trpc.createOrder.mutationOptions({
       trpc: { context: { idempotencyKey: key } },
       retry: 2,
-      retryDelay: 300,
+      retryDelay: 1000, // after the re-render that a success's reset() causes, even on a busy machine
       onSuccess: (data) => {
         log(data.orderId);
         reset();

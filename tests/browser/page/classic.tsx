@@ -15,7 +15,7 @@ function ClassicCheckout() {
     mutationFn: (input: { item: string }) =>
       utils.client.createOrder.mutate(input, { context: { idempotencyKey: key } }),
     retry: 2,
-    retryDelay: 300,
+    retryDelay: 1000, // after the re-render that a success's reset() causes, even on a busy machine
     onSuccess: (data: { orderId: string }) => setOrders((all) => [...all, data.orderId]),
   }));
   return (
