@@ -51,11 +51,21 @@ export function inputMismatch(headerName: string, path: string): TRPCError {
   });
 }
 
-export function stillRunning(path: string, waitedMs: number): TRPCError {
-  return new TRPCError({
-    code: IDEMPOTENCY_ERROR_CODES.stillRunning,
-    message: `The first call to "${path}" with this idempotency key is still running after ${waitedMs} ms. Retry later with the same key to get its result; it will not run twice.`,
-  });
+/** The CONFLICT of {@link stillRunning}: it carries when to ask again (see `idempotencyErrorData`). */
+class StillRunningError extends TRPCError {
+  constructor(
+    message: string,
+    readonly retryAfterMs: number,
+  ) {
+    super({ code: IDEMPOTENCY_ERROR_CODES.stillRunning, message });
+  }
+}
+
+export function stillRunning(path: string, waitedMs: number, retryAfterMs: number): TRPCError {
+  return new StillRunningError(
+    `The first call to "${path}" with this idempotency key is still running after ${waitedMs} ms. Retry later with the same key (in ${retryAfterMs} ms, says Retry-After) to get its result; it will not run twice.`,
+    retryAfterMs,
+  );
 }
 
 export function storeUnavailable(cause: unknown): TRPCError {

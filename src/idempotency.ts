@@ -7,6 +7,7 @@ import { fingerprint, type IdempotencyContext, parseKey, scopeKey, type UserId }
 import { type IdempotencyOptions, resolveOptions } from './options';
 import { type CallOutcome, recordFor, replay, type StoredRecord } from './record';
 import { markReplayed } from './replay-header';
+import { CONFLICT_RETRY_AFTER_MS, setRetryAfter } from './retry-after';
 import type { Claim, Lease, Watch } from './store/store';
 
 /** A waiter re-checks this long after the lock's TTL ran out, to take over from a crashed holder. */
@@ -29,6 +30,8 @@ interface Call<R> {
   deadline: number;
   /** Aborts when the client goes away: a waiter then stops waiting. */
   signal: AbortSignal | undefined;
+  /** The request's context, where a CONFLICT sets its Retry-After header. */
+  ctx: unknown;
   /** Runs the resolver; `lease` backs its `ctx.idempotency` steps. */
   run: (lease: Lease) => Promise<R>;
 }
@@ -83,6 +86,7 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
       startedAt,
       deadline: startedAt + waitTimeoutMs,
       signal: opts.signal,
+      ctx: opts.ctx,
       run: (lease) => opts.next({ ctx: { idempotency: scopeOf(call, sent.key, lease) } }),
     };
     const answer = await resolveCall(call);
@@ -296,7 +300,8 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
   function conflict(call: Call<unknown>): TRPCError {
     const waitedMs = Math.round(performance.now() - call.startedAt);
     emit(call, 'conflict', { waitedMs });
-    return stillRunning(call.path, waitedMs);
+    setRetryAfter(call.ctx, CONFLICT_RETRY_AFTER_MS);
+    return stillRunning(call.path, waitedMs, CONFLICT_RETRY_AFTER_MS);
   }
 
   /**

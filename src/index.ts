@@ -7,6 +7,7 @@ export { MAX_KEY_LENGTH } from './key';
 export type { IdempotencyOptions } from './options';
 export type { StoredRecord } from './record';
 export { REPLAY_HEADER } from './replay-header';
+export { CONFLICT_RETRY_AFTER_MS, type IdempotencyErrorData, idempotencyErrorData } from './retry-after';
 export { type MemoryStoreOptions, memoryStore } from './store/memory';
 export { type RedisStoreOptions, redisStore } from './store/redis';
 export type { Claim, IdempotencyStore, Lease, StepSave, Watch } from './store/store';
