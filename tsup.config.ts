@@ -1,7 +1,7 @@
 import { defineConfig, type Options } from 'tsup';
 
 const shared: Options = {
-  entry: { index: 'src/index.ts', 'client/index': 'src/client/index.ts' },
+  entry: { index: 'src/index.ts', 'client/index': 'src/client/index.ts', 'otel/index': 'src/otel/index.ts' },
   platform: 'node',
   target: 'node20',
   dts: true,

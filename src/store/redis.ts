@@ -10,6 +10,7 @@ import { bounded, whenReady } from './bounded';
 import { Notifier } from './notifier';
 import { QuorumLock } from './quorum';
 import { RecordCache } from './record-cache';
+import { redisAdmin } from './redis-admin';
 import { type BatchableScript, CLAIM, COMPLETE, RELEASE } from './scripts';
 import type { Claim, IdempotencyStore, Lease } from './store';
 import { mapWatch } from './watch';
@@ -119,7 +120,7 @@ export function redisStore(options: RedisStoreOptions): IdempotencyStore {
 
   const keys = (id: string) => {
     const tag = `${prefix}{${id}}`; // one hash tag: record, lock and channel share a Cluster slot
-    return { record: `${tag}:r`, lock: `${tag}:l`, channel: `${tag}:c` };
+    return { record: `${tag}:r`, lock: `${tag}:l`, channel: `${tag}:c`, steps: `${tag}:s` };
   };
 
   /** GET and PTTL of a record in one round trip (pipelined; one key, so one Cluster slot). */
@@ -248,5 +249,15 @@ export function redisStore(options: RedisStoreOptions): IdempotencyStore {
     },
 
     close: () => notifier.close(),
+
+    ...redisAdmin({
+      redis,
+      lockClients: fused ? [redis] : (lockClients ?? [redis]),
+      prefix,
+      keys,
+      cache,
+      timeoutMs,
+      call,
+    }),
   };
 }
