@@ -24,6 +24,7 @@ import {
   subject,
   throughputTrial,
 } from './measure';
+import { benchOtel, printOtel } from './otel';
 import { RedisProbe } from './redis-stats';
 import { printReport, targets } from './report';
 import { distribution, median } from './stats';
@@ -134,6 +135,9 @@ say('\n');
 
 const verdicts = targets(results);
 printReport(results, verdicts, leak);
+say('otel');
+const otel = await benchOtel();
+printOtel(otel);
 
 const report = {
   runAt: new Date().toISOString(),
@@ -148,6 +152,7 @@ const report = {
   results,
   leak,
   targets: verdicts,
+  otel,
 };
 mkdirSync(RESULTS, { recursive: true });
 writeFileSync(`${RESULTS}latest.json`, `${JSON.stringify(report, (_, v) => (Number.isNaN(v) ? null : v), 2)}\n`);

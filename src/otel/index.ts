@@ -1,6 +1,7 @@
 import {
   type Attributes,
   type Counter,
+  createNoopMeter,
   type Histogram,
   type MeterProvider,
   metrics,
@@ -61,9 +62,12 @@ export function otel(options: OtelOptions = {}): IdempotencyTelemetry {
   const sources = new Set<TelemetrySource>();
   const spanEvents = options.spanEvents ?? true;
   let instruments: Instruments | undefined;
+  let attached = false;
 
-  function createInstruments(): Instruments {
+  /** Instruments, or undefined when the meter is the API's no-op one: then recording is skipped. */
+  function createInstruments(): Instruments | undefined {
     const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter('trpc-idempotency');
+    if (Object.getPrototypeOf(meter) === Object.getPrototypeOf(createNoopMeter())) return undefined;
     const histogram = (name: string, description: string) =>
       meter.createHistogram(name, {
         description,
@@ -100,22 +104,25 @@ export function otel(options: OtelOptions = {}): IdempotencyTelemetry {
   return {
     attach(source) {
       sources.add(source);
-      instruments ??= createInstruments();
+      if (attached) return;
+      attached = true;
+      instruments = createInstruments();
     },
 
     record(event) {
-      if (!instruments) return;
-      const outcome = OUTCOMES.has(event.type);
+      const span = spanEvents ? trace.getActiveSpan() : undefined;
+      const recording = span?.isRecording() === true;
+      // With no SDK, nothing below would be kept: not even the labels are built.
+      if (!instruments && !recording) return;
       const labels: Attributes = { [OTEL_NAMES.outcome]: event.type, [OTEL_NAMES.procedure]: event.path };
-      if (outcome) {
+      if (instruments && OUTCOMES.has(event.type)) {
         instruments.calls.add(1, labels);
         if (event.waitedMs !== undefined) instruments.wait.record(event.waitedMs, labels);
         if (event.overheadMs !== undefined) instruments.overhead.record(event.overheadMs, labels);
       } else {
-        instruments.problems.add(1, labels);
+        instruments?.problems.add(1, labels);
       }
-      const span = spanEvents ? trace.getActiveSpan() : undefined;
-      if (!span?.isRecording()) return;
+      if (!span || !recording) return;
       span.addEvent(OTEL_NAMES.spanEvent, {
         ...labels,
         [OTEL_NAMES.recordId]: event.key,
