@@ -23,8 +23,8 @@ class CollectingReader extends MetricReader {
 }
 
 const scale = Number(process.env.BENCH_SCALE ?? 1);
-const ITERATIONS = Math.max(200, Math.round(2000 * scale));
-const TRIALS = 9;
+const ITERATIONS = Math.max(100, Math.round(400 * scale));
+const TRIALS = 25;
 
 type Ctx = { headers: Record<string, string> };
 type Caller = (key: string) => Promise<unknown>;
@@ -40,36 +40,53 @@ function makeCaller(telemetry: IdempotencyTelemetry | undefined): Caller {
 
 let seq = 0;
 
-/** ns per call over one trial: each iteration a first call, then its replay. */
+/**
+ * CPU ns per call over one trial (each iteration a first call, then its replay): the process's CPU
+ * time, which other processes' load on the machine disturbs far less than the wall clock.
+ */
 async function trial(call: Caller, wrap: (run: () => Promise<unknown>) => Promise<unknown>): Promise<number> {
-  const started = performance.now();
+  const started = process.cpuUsage();
   for (let i = 0; i < ITERATIONS; i++) {
     const key = `k${++seq}`;
     await wrap(() => call(key));
     await wrap(() => call(key));
   }
-  return ((performance.now() - started) * 1e6) / (ITERATIONS * 2);
+  const used = process.cpuUsage(started);
+  return ((used.user + used.system) * 1000) / (ITERATIONS * 2);
 }
 
 const gc = (globalThis as { gc?: () => void }).gc;
 
-/** Median ns per call of each variant, trials interleaved so that machine noise falls on all alike. */
+/**
+ * Telemetry off against one variant: short trials back to back in pairs (the order alternating), and
+ * the median of the pairs' ratios, so that load from elsewhere on the machine, which drifts slower
+ * than a pair lasts, cancels out.
+ */
 async function compare(
-  variants: Record<string, Caller>,
+  off: Caller,
+  on: Caller,
   wrap: (run: () => Promise<unknown>) => Promise<unknown>,
   afterTrial = () => {},
-) {
-  const samples: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
-  const names = Object.keys(variants);
-  for (const name of names) await trial(variants[name]!, wrap); // warm-up
+): Promise<{ offNs: number; ratio: number }> {
+  for (let i = 0; i < 3; i++) {
+    // Warm-up: the JIT's work is not the middleware's.
+    await trial(off, wrap);
+    await trial(on, wrap);
+  }
+  const offNs: number[] = [];
+  const ratios: number[] = [];
   for (let i = 0; i < TRIALS; i++) {
-    for (const name of i % 2 ? [...names].reverse() : names) {
+    const order = i % 2 ? [on, off] : [off, on];
+    const times = new Map<Caller, number>();
+    for (const variant of order) {
       gc?.();
-      samples[name]!.push(await trial(variants[name]!, wrap));
+      times.set(variant, await trial(variant, wrap));
       afterTrial();
     }
+    offNs.push(times.get(off)!);
+    ratios.push(times.get(on)! / times.get(off)!);
   }
-  return Object.fromEntries(names.map((name) => [name, median(samples[name]!)]));
+  return { offNs: median(offNs), ratio: median(ratios) };
 }
 
 export interface OtelBenchResult {
@@ -83,7 +100,7 @@ export interface OtelBenchResult {
 
 export async function benchOtel(): Promise<OtelBenchResult> {
   const direct = (run: () => Promise<unknown>) => run();
-  const phase1 = await compare({ off: makeCaller(undefined), noSdk: makeCaller(otel()) }, direct);
+  const phase1 = await compare(makeCaller(undefined), makeCaller(otel()), direct);
 
   const contextManager = new AsyncLocalStorageContextManager().enable();
   context.setGlobalContextManager(contextManager);
@@ -93,13 +110,13 @@ export async function benchOtel(): Promise<OtelBenchResult> {
   const inSpan = (run: () => Promise<unknown>) =>
     tracer.startActiveSpan('POST /order', (span) => run().finally(() => span.end()));
   try {
-    const phase2 = await compare({ off: makeCaller(undefined), sdk: makeCaller(otel({ meterProvider })) }, inSpan, () =>
+    const phase2 = await compare(makeCaller(undefined), makeCaller(otel({ meterProvider })), inSpan, () =>
       spans.reset(),
     );
     return {
-      offNs: { plain: phase1.off!, activeSpan: phase2.off! },
-      noSdkRatio: phase1.noSdk! / phase1.off!,
-      sdkRatio: phase2.sdk! / phase2.off!,
+      offNs: { plain: phase1.offNs, activeSpan: phase2.offNs },
+      noSdkRatio: phase1.ratio,
+      sdkRatio: phase2.ratio,
     };
   } finally {
     context.disable();
@@ -110,7 +127,9 @@ export async function benchOtel(): Promise<OtelBenchResult> {
 
 export function printOtel(result: OtelBenchResult): void {
   const r = (x: number) => `${x.toFixed(2)}×`;
-  console.log('\nOpenTelemetry cost per call (memoryStore; a first call and its replay; median of trials)');
+  console.log(
+    '\nOpenTelemetry cost per call (CPU time; memoryStore; a first call and its replay; median of paired trials)',
+  );
   console.log(`  telemetry off                      ${(result.offNs.plain / 1000).toFixed(1)} µs/call   1.00×`);
   console.log(`  otel(), no SDK registered          ${r(result.noSdkRatio)} of off`);
   console.log(

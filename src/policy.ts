@@ -36,7 +36,7 @@ export interface IdempotencyPolicy {
  * The procedure meta this library reads. Declare it once on your root, so that a typo in a
  * procedure's `.meta({ idempotency })` is a type error:
  * `initTRPC.meta<IdempotencyMeta>().create()` (or `IdempotencyMeta & YourMeta`).
- * @see https://www.npmjs.com/package/trpc-idempotency#per-procedure-policy
+ * @see https://www.npmjs.com/package/trpc-idempotency#options
  */
 export interface IdempotencyMeta {
   /** This procedure's idempotency policy; `false` opts it out (its calls pass through untouched). */

@@ -9,7 +9,7 @@ export interface TelemetrySource {
 /**
  * A sink for traces and metrics; `otel()` from `trpc-idempotency/otel` makes one. The main entry
  * knows only this shape, so importing it never loads `@opentelemetry/api`.
- * @see https://www.npmjs.com/package/trpc-idempotency#opentelemetry
+ * @see https://www.npmjs.com/package/trpc-idempotency#guides
  */
 export interface IdempotencyTelemetry {
   /** Called once by `createIdempotency`, with what gauges observe. */

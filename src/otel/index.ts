@@ -56,7 +56,7 @@ interface Instruments {
  * call and per store problem, and metrics (calls by outcome, wait time, overhead, calls in flight).
  * Depends on `@opentelemetry/api` only; with no SDK registered, it costs next to nothing.
  * Never records the raw key or the user id: only the record id, a hash of both.
- * @see https://www.npmjs.com/package/trpc-idempotency#opentelemetry
+ * @see https://www.npmjs.com/package/trpc-idempotency#guides
  */
 export function otel(options: OtelOptions = {}): IdempotencyTelemetry {
   const sources = new Set<TelemetrySource>();
