@@ -58,33 +58,36 @@ async function trial(call: Caller, wrap: (run: () => Promise<unknown>) => Promis
 const gc = (globalThis as { gc?: () => void }).gc;
 
 /**
- * Telemetry off against one variant: short trials back to back in pairs (the order alternating), and
- * the median of the pairs' ratios, so that load from elsewhere on the machine, which drifts slower
- * than a pair lasts, cancels out.
+ * Telemetry off against one variant: short trials back to back in pairs, and the median of the
+ * pairs' ratios, so that load from elsewhere on the machine, which drifts slower than a pair lasts,
+ * cancels out. Each pair gets fresh apps, made and run in alternating order: of two apps made one
+ * after the other, the second ran up to 20 % slower in an A/A run, whatever its telemetry.
  */
 async function compare(
-  off: Caller,
-  on: Caller,
+  off: () => Caller,
+  on: () => Caller,
   wrap: (run: () => Promise<unknown>) => Promise<unknown>,
   afterTrial = () => {},
 ): Promise<{ offNs: number; ratio: number }> {
   for (let i = 0; i < 3; i++) {
     // Warm-up: the JIT's work is not the middleware's.
-    await trial(off, wrap);
-    await trial(on, wrap);
+    await trial(off(), wrap);
+    await trial(on(), wrap);
   }
   const offNs: number[] = [];
   const ratios: number[] = [];
   for (let i = 0; i < TRIALS; i++) {
-    const order = i % 2 ? [on, off] : [off, on];
-    const times = new Map<Caller, number>();
-    for (const variant of order) {
-      gc?.();
-      times.set(variant, await trial(variant, wrap));
-      afterTrial();
-    }
-    offNs.push(times.get(off)!);
-    ratios.push(times.get(on)! / times.get(off)!);
+    const offFirst = i % 2 === 0;
+    const [first, second] = offFirst ? [off(), on()] : [on(), off()];
+    gc?.();
+    const firstNs = await trial(first, wrap);
+    afterTrial();
+    gc?.();
+    const secondNs = await trial(second, wrap);
+    afterTrial();
+    const [offTime, onTime] = offFirst ? [firstNs, secondNs] : [secondNs, firstNs];
+    offNs.push(offTime);
+    ratios.push(onTime / offTime);
   }
   return { offNs: median(offNs), ratio: median(ratios) };
 }
@@ -92,6 +95,8 @@ async function compare(
 export interface OtelBenchResult {
   /** ns per call with telemetry off, in each phase. */
   offNs: { plain: number; activeSpan: number };
+  /** Off over off, measured the same way: how far from 1.00 noise alone takes these ratios. */
+  controlRatio: number;
   /** `otel()` with no SDK registered, over off (1.00 = free). */
   noSdkRatio: number;
   /** `otel()` with an SDK tracer and meter recording, over off, both inside an active span. */
@@ -100,7 +105,17 @@ export interface OtelBenchResult {
 
 export async function benchOtel(): Promise<OtelBenchResult> {
   const direct = (run: () => Promise<unknown>) => run();
-  const phase1 = await compare(makeCaller(undefined), makeCaller(otel()), direct);
+  // Off against off: the noise floor of these ratios on this machine.
+  const control = await compare(
+    () => makeCaller(undefined),
+    () => makeCaller(undefined),
+    direct,
+  );
+  const phase1 = await compare(
+    () => makeCaller(undefined),
+    () => makeCaller(otel()),
+    direct,
+  );
 
   const contextManager = new AsyncLocalStorageContextManager().enable();
   context.setGlobalContextManager(contextManager);
@@ -110,11 +125,15 @@ export async function benchOtel(): Promise<OtelBenchResult> {
   const inSpan = (run: () => Promise<unknown>) =>
     tracer.startActiveSpan('POST /order', (span) => run().finally(() => span.end()));
   try {
-    const phase2 = await compare(makeCaller(undefined), makeCaller(otel({ meterProvider })), inSpan, () =>
-      spans.reset(),
+    const phase2 = await compare(
+      () => makeCaller(undefined),
+      () => makeCaller(otel({ meterProvider })),
+      inSpan,
+      () => spans.reset(),
     );
     return {
       offNs: { plain: phase1.offNs, activeSpan: phase2.offNs },
+      controlRatio: control.ratio,
       noSdkRatio: phase1.ratio,
       sdkRatio: phase2.ratio,
     };
@@ -131,6 +150,7 @@ export function printOtel(result: OtelBenchResult): void {
     '\nOpenTelemetry cost per call (CPU time; memoryStore; a first call and its replay; median of paired trials)',
   );
   console.log(`  telemetry off                      ${(result.offNs.plain / 1000).toFixed(1)} µs/call   1.00×`);
+  console.log(`  telemetry off again (control)      ${r(result.controlRatio)} of off: the noise floor`);
   console.log(`  otel(), no SDK registered          ${r(result.noSdkRatio)} of off`);
   console.log(
     `  otel() with SDK, in an active span ${r(result.sdkRatio)} of off in the same span (${(result.offNs.activeSpan / 1000).toFixed(1)} µs/call)`,
