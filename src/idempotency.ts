@@ -223,14 +223,13 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
     const ranAt = performance.now();
     try {
       result = await call.run();
-      call.resolverMs = performance.now() - ranAt;
     } catch (error) {
-      call.resolverMs = performance.now() - ranAt;
       keeper.stop();
       await store.release(lease).catch((e: unknown) => emit(call, 'store-error', { error: e }));
       throw error;
     }
     keeper.stop();
+    call.resolverMs = performance.now() - ranAt; // the overhead telemetry reports is the rest
     const record = recordFor(result, {
       fingerprint: call.fingerprint,
       maxResultBytes: config.maxResultBytes,
@@ -239,7 +238,7 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
     });
     // What this process's waiters get: the record, unless another holder's is the one stored.
     let shared = record;
-    call.storeCalls++;
+    call.storeCalls++; // the completion or release below
     try {
       if (!record) {
         await store.release(lease);

@@ -52,6 +52,20 @@ export function redisAdmin(deps: RedisAdminDeps): Required<Pick<IdempotencyStore
   const { redis, lockClients, prefix, keys, cache, timeoutMs, call } = deps;
   const quorum = Math.floor(lockClients.length / 2) + 1;
 
+  /**
+   * `op` on every lock master; a minority may fail (a quorum survives it), but fewer than a quorum
+   * of answers throws: then nobody can say whether the lock is held.
+   */
+  async function onQuorum<T>(what: string, op: (client: Redis | Cluster) => Promise<T>): Promise<(T | undefined)[]> {
+    const settled = await Promise.allSettled(lockClients.map((c) => onLockClient(c, what, () => op(c))));
+    const answered = settled.filter((r) => r.status === 'fulfilled').length;
+    if (answered < quorum) {
+      const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      throw failed?.reason ?? new Error(`${what}: fewer than a quorum of lock masters answered`);
+    }
+    return settled.map((r) => (r.status === 'fulfilled' ? r.value : undefined));
+  }
+
   async function onLockClient<T>(client: Redis | Cluster, what: string, op: () => Promise<T>): Promise<T> {
     assertConnected(client, what);
     return bounded(op(), timeoutMs, what);
@@ -59,7 +73,7 @@ export function redisAdmin(deps: RedisAdminDeps): Required<Pick<IdempotencyStore
 
   /** Remaining ms of the lock on a quorum of its masters; undefined when nobody holds it. */
   async function lockTtl(lockKey: string): Promise<number | undefined> {
-    const ttls = await Promise.all(lockClients.map((c) => onLockClient(c, 'PTTL lock', () => c.pttl(lockKey))));
+    const ttls = (await onQuorum('PTTL lock', (c) => c.pttl(lockKey))).filter((t) => t !== undefined);
     // -1: a key without expiry; a lock always has one, but it is held all the same.
     return heldFor(
       ttls.filter((t) => t !== -2).map((t) => (t === -1 ? Number.POSITIVE_INFINITY : t)),
@@ -121,7 +135,7 @@ export function redisAdmin(deps: RedisAdminDeps): Required<Pick<IdempotencyStore
         const ttl = await lockTtl(k.lock);
         if (ttl !== undefined && !force) return { status: 'running', lockTtlMs: ttl };
         if (ttl !== undefined) {
-          await Promise.all(lockClients.map((c) => onLockClient(c, 'DEL lock', () => c.del(k.lock))));
+          await onQuorum('DEL lock', (c) => c.del(k.lock));
           forced = true;
         }
       }
@@ -143,15 +157,14 @@ export function redisAdmin(deps: RedisAdminDeps): Required<Pick<IdempotencyStore
     },
 
     async locks(limit): Promise<LockListing> {
-      const perClient = await Promise.all(
-        lockClients.map(async (client) => {
-          const scans = await Promise.all(nodesOf(client).map((node) => scanLocks(node, limit)));
-          return scans;
-        }),
+      const perClient = await onQuorum('SCAN', (client) =>
+        Promise.all(nodesOf(client).map((node) => scanLocks(node, limit))),
       );
       const ttls = new Map<string, number[]>();
-      let complete = true;
+      // A lock master that did not answer may hold locks this listing cannot count.
+      let complete = perClient.every((scans) => scans !== undefined);
       for (const scans of perClient) {
+        if (!scans) continue;
         for (const { found, complete: all } of scans) {
           complete &&= all;
           for (const [id, ttl] of found) ttls.set(id, [...(ttls.get(id) ?? []), ttl]);

@@ -281,3 +281,39 @@ describe('admin calls that cannot go through', () => {
     await server.stop();
   });
 });
+
+describe('admin calls on a Redlock quorum with one of three masters down', () => {
+  it('still inspect, list and forget, and say the listing may be incomplete', async () => {
+    const servers = await Promise.all([startRedis(), startRedis(), startRedis()]);
+    const clients = servers.map((s) => new Redis(s.url, { maxRetriesPerRequest: 1 }));
+    const store = redisStore({ redis: clients[0]!, lockClients: clients, commandTimeoutMs: 300 });
+    try {
+      const app = makePolicyApp(store);
+      const key = fresh('minority-down');
+      const held = app.caller(key).held({ n: 1 });
+      await until(
+        async () => (await app.idempotency.inspect({ userId: 'alice', path: 'held', key })).state === 'running',
+        5000,
+        'the lock',
+        5,
+      );
+      await servers[2]!.kill();
+      await until(async () => clients[2]!.status !== 'ready', 5000, 'the client to see the outage');
+      const ref = { userId: 'alice', path: 'held', key };
+      expect((await app.idempotency.inspect(ref)).state).toBe('running');
+      const listed = await app.idempotency.list();
+      expect(listed.store.locks.map((l) => l.id)).toContain(scopeKey('alice', 'held', key));
+      expect(listed.store.complete).toBe(false);
+      expect((await failure(app.idempotency.forget(ref))).code).toBe('CONFLICT');
+      app.release();
+      expect(await held).toEqual({ run: 1 });
+      expect((await app.idempotency.inspect(ref)).state).toBe('done');
+      expect(await app.idempotency.forget(ref)).toEqual({ forgotten: true });
+      expect((await app.idempotency.inspect(ref)).state).toBe('none');
+    } finally {
+      await store.close();
+      for (const c of clients) c.disconnect();
+      await Promise.all(servers.map((s) => s.stop()));
+    }
+  });
+});
