@@ -47,8 +47,9 @@ export function memoryStore(options: MemoryStoreOptions = {}): IdempotencyStore 
     return live(locks, id) === undefined ? undefined : (locks.get(id)?.expiresAt ?? 0) - Date.now();
   }
 
-  // SEAM(durable steps): this store keeps no steps yet. Where the durable-steps change keeps them
-  // in memory, `stepsOf` returns them (name -> superjson text) and `forgetSteps` drops them.
+  // SEAM(durable steps): this store keeps no steps yet. Once it keeps them (a `steps` map of
+  // Expiring<Map<name, text>> per id), `stepsOf` returns `Object.fromEntries(live(steps, id) ?? [])`
+  // and `forgetSteps` does `steps.delete(id)`.
   const stepsOf = (_id: string): Record<string, string> => ({});
   const forgetSteps = (_id: string): void => {};
 
