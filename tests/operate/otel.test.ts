@@ -17,7 +17,14 @@ import { Redis } from 'ioredis';
 import superjson from 'superjson';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createIdempotency, type HeadersLike, type IdempotencyMeta, redisStore } from '../../src';
+import {
+  createIdempotency,
+  type HeadersLike,
+  type IdempotencyMeta,
+  type IdempotencyStore,
+  memoryStore,
+  redisStore,
+} from '../../src';
 import { idempotencyHeaders, idempotencyLink } from '../../src/client';
 import { scopeKey } from '../../src/key';
 import { OTEL_NAMES, otel } from '../../src/otel';
@@ -206,7 +213,6 @@ describe('OpenTelemetry over real HTTP calls and a real Redis', () => {
 describe('otel() without an SDK', () => {
   it('is inert: the global no-op meter and no active span, and calls go on as before', async () => {
     const t = initTRPC.context<Ctx>().create();
-    const { memoryStore } = await import('../../src');
     const idempotency = createIdempotency<Ctx>({ store: memoryStore(), telemetry: otel() });
     let runs = 0;
     const router = t.router({ pay: t.procedure.use(idempotency.middleware).mutation(() => ++runs) });
@@ -241,5 +247,52 @@ describe('the main entry', () => {
     };
     expect((await imported('src/index.ts')).filter((path) => path.startsWith('@opentelemetry'))).toEqual([]);
     expect(await imported('src/otel/index.ts')).toContain('@opentelemetry/api');
+  });
+});
+
+describe('otel() on store problems', () => {
+  it('counts a store error as a problem and adds it to the active span with its message; spanEvents: false keeps spans clean', async () => {
+    const manager = new AsyncLocalStorageContextManager().enable();
+    context.setGlobalContextManager(manager);
+    const exporter = new InMemorySpanExporter();
+    const tracer = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }).getTracer('t');
+    const collector = new CollectingReader();
+    const meters = new MeterProvider({ readers: [collector] });
+    try {
+      // A store whose completion fails: the resolver ran, so the caller still gets its result.
+      const failing = (): IdempotencyStore => {
+        const inner = memoryStore();
+        return { ...inner, complete: () => Promise.reject(new Error('disk on fire')) };
+      };
+      const t = initTRPC.context<Ctx>().create();
+      const run = async (telemetry: ReturnType<typeof otel>) => {
+        const idempotency = createIdempotency<Ctx>({ store: failing(), telemetry });
+        const router = t.router({ pay: t.procedure.use(idempotency.middleware).mutation(() => 'paid') });
+        const caller = t.createCallerFactory(router)({ headers: { 'idempotency-key': 'k' }, user: { id: 'u' } });
+        return tracer.startActiveSpan('request', async (span) => {
+          try {
+            return await caller.pay();
+          } finally {
+            span.end();
+          }
+        });
+      };
+      expect(await run(otel({ meterProvider: meters }))).toBe('paid');
+      const events = exporter.getFinishedSpans().flatMap((s) => s.events);
+      expect(events.map((e) => e.attributes?.[OTEL_NAMES.outcome])).toEqual(['store-error', 'miss']);
+      expect(events[0]!.attributes?.['exception.message']).toBe('disk on fire');
+      const { resourceMetrics } = await collector.collect();
+      expect(byOutcome(pointsOf(resourceMetrics, OTEL_NAMES.problems))).toEqual({ 'store-error': 1 });
+      expect(byOutcome(pointsOf(resourceMetrics, OTEL_NAMES.calls))).toEqual({ miss: 1 });
+
+      exporter.reset();
+      expect(await run(otel({ meterProvider: meters, spanEvents: false }))).toBe('paid');
+      expect(exporter.getFinishedSpans().flatMap((s) => s.events)).toEqual([]);
+      const after = await collector.collect();
+      expect(byOutcome(pointsOf(after.resourceMetrics, OTEL_NAMES.calls))).toEqual({ miss: 2 });
+    } finally {
+      context.disable();
+      await meters.shutdown();
+    }
   });
 });
