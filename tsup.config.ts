@@ -6,6 +6,7 @@ const shared: Options = {
     'client/index': 'src/client/index.ts',
     'sql/index': 'src/sql/index.ts',
     'react/index': 'src/react/index.ts',
+    'otel/index': 'src/otel/index.ts',
   },
   // Peer dependencies of trpc-idempotency/react: the app's own copies, never bundled.
   external: ['react', '@tanstack/react-query'],

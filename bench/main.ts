@@ -25,6 +25,7 @@ import {
   subject,
   throughputTrial,
 } from './measure';
+import { benchOtel, printOtel } from './otel';
 import { RedisProbe } from './redis-stats';
 import { printReport, targets } from './report';
 import { distribution, median } from './stats';
@@ -138,6 +139,9 @@ printReport(results, verdicts, leak);
 say('durable mutations (PostgreSQL at 127.0.0.1:5432)\n');
 const durable = await measureDurable();
 printDurable(durable);
+say('otel');
+const otel = await benchOtel();
+printOtel(otel);
 
 const report = {
   runAt: new Date().toISOString(),
@@ -153,6 +157,7 @@ const report = {
   leak,
   targets: verdicts,
   durable,
+  otel,
 };
 mkdirSync(RESULTS, { recursive: true });
 writeFileSync(`${RESULTS}latest.json`, `${JSON.stringify(report, (_, v) => (Number.isNaN(v) ? null : v), 2)}\n`);

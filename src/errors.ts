@@ -19,6 +19,11 @@ export const IDEMPOTENCY_ERROR_CODES = {
   stepNameInvalid: 'PRECONDITION_FAILED',
   stepsUnsupported: 'NOT_IMPLEMENTED',
   stepLockLost: 'CONFLICT',
+  policyInvalid: 'INTERNAL_SERVER_ERROR',
+  fingerprintFailed: 'BAD_REQUEST',
+  forgetWhileRunning: 'CONFLICT',
+  adminNotSupported: 'NOT_IMPLEMENTED',
+  callRefInvalid: 'BAD_REQUEST',
 } as const;
 
 export function keyRequired(headerName: string): TRPCError {
@@ -115,6 +120,42 @@ export function stepLockLost(path: string): TRPCError {
   return new TRPCError({
     code: IDEMPOTENCY_ERROR_CODES.stepLockLost,
     message: `Another call with this idempotency key took over "${path}" while this one ran (it stalled past the lock's TTL), so this one stopped. Retry with the same key to get the result.`,
+  });
+}
+
+export function policyInvalid(path: string, problems: string): TRPCError {
+  return new TRPCError({
+    code: IDEMPOTENCY_ERROR_CODES.policyInvalid,
+    message: `The idempotency meta of "${path}" is invalid, so the call was not run:\n${problems}\nFix the procedure's .meta({ idempotency }); idempotency.checkRouter(router) finds this at startup.`,
+  });
+}
+
+export function fingerprintFailed(path: string, cause: unknown): TRPCError {
+  return new TRPCError({
+    code: IDEMPOTENCY_ERROR_CODES.fingerprintFailed,
+    message: `The fingerprint selector of "${path}" threw on this input (${String(cause)}), so the call was not run. Send input of the shape the procedure expects.`,
+    cause,
+  });
+}
+
+export function forgetWhileRunning(lockTtlMs: number): TRPCError {
+  return new TRPCError({
+    code: IDEMPOTENCY_ERROR_CODES.forgetWhileRunning,
+    message: `This call is still running (its lock has ${Math.round(lockTtlMs)} ms left, and is renewed while it runs), so nothing was forgotten. Wait for it to finish, or pass { force: true }: a retry may then run again while the first call is still running.`,
+  });
+}
+
+export function adminNotSupported(method: string): TRPCError {
+  return new TRPCError({
+    code: IDEMPOTENCY_ERROR_CODES.adminNotSupported,
+    message: `This idempotency store has no ${method}() (a custom store?). Implement inspect, forget and locks on it, as memoryStore and redisStore do.`,
+  });
+}
+
+export function callRefInvalid(reason: string): TRPCError {
+  return new TRPCError({
+    code: IDEMPOTENCY_ERROR_CODES.callRefInvalid,
+    message: `Invalid call reference: ${reason}. Pass { userId, path, key } as the caller sent them, or { id } as onEvent logged it.`,
   });
 }
 

@@ -1,10 +1,12 @@
-import { experimental_trpcMiddleware, TRPCError, type TRPCMiddlewareBuilder } from '@trpc/server';
+import { type AnyRouter, experimental_trpcMiddleware, TRPCError, type TRPCMiddlewareBuilder } from '@trpc/server';
+import { type AdminApi, createAdmin } from './admin';
 import { deadline } from './deadline';
 import { executionScope, type IdempotencyScope, keylessScope } from './durable/scope';
 import { clientClosed, inputMismatch, keyRequired, stillRunning, storeUnavailable } from './errors';
 import type { IdempotencyEvent } from './events';
-import { fingerprint, type IdempotencyContext, parseKey, scopeKey, type UserId } from './key';
+import { type IdempotencyContext, parseKey, scopeKey, type UserId } from './key';
 import { type IdempotencyOptions, resolveOptions } from './options';
+import { type CallPolicy, fingerprintOf, policies } from './policy';
 import { type CallOutcome, recordFor, replay, type StoredRecord } from './record';
 import { markReplayed } from './replay-header';
 import { CONFLICT_RETRY_AFTER_MS, setRetryAfter } from './retry-after';
@@ -14,17 +16,24 @@ import type { Claim, Lease, Watch } from './store/store';
 const TAKEOVER_MARGIN_MS = 25;
 
 /** What {@link createIdempotency} returns. */
-export interface Idempotency<TContext> {
+export interface Idempotency<TContext> extends AdminApi {
   /** The middleware: `procedure.use(idempotency.middleware)`. */
   middleware: TRPCMiddlewareBuilder<TContext, object, { idempotency: IdempotencyScope }, unknown>;
   /** Calls in this process currently running or waiting per record id (0 when idle). */
   readonly inFlight: number;
+  /**
+   * Validates the `meta.idempotency` of every procedure in `router` now, at startup, instead of on
+   * each procedure's first call; throws IdempotencyConfigError listing every bad one.
+   */
+  checkRouter(router: AnyRouter): void;
 }
 
 /** One idempotent call, as the flow below sees it. */
 interface Call<R> {
   id: string;
   path: string;
+  /** Its procedure's settings: the global options with its meta over them. */
+  policy: CallPolicy;
   fingerprint: string;
   startedAt: number;
   deadline: number;
@@ -34,6 +43,9 @@ interface Call<R> {
   ctx: unknown;
   /** Runs the resolver; `lease` backs its `ctx.idempotency` steps. */
   run: (lease: Lease) => Promise<R>;
+  /** Store operations awaited for this call, and the resolver's run time: for telemetry. */
+  storeCalls: number;
+  resolverMs: number;
 }
 
 type Answer<R> = { kind: 'ran'; result: R } | { kind: 'replayed'; outcome: CallOutcome };
@@ -43,6 +55,9 @@ type Answer<R> = { kind: 'ran'; result: R } | { kind: 'replayed'; outcome: CallO
  * Its promise is made when the first of them joins: most calls have no duplicate to wait for them.
  */
 interface Flight {
+  /** For listing: the procedure, and when its call started (performance.now()). */
+  path: string;
+  startedAt: number;
   /** The record the call stored (or meant to), or null when there is nothing to replay. */
   done?: Promise<StoredRecord | null>;
   settle?: (record: StoredRecord | null) => void;
@@ -66,28 +81,40 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
   options: IdempotencyOptions<TContext>,
 ): Idempotency<TContext> {
   const config = resolveOptions(options);
-  const { store, lockTtlMs, ttlSeconds, waitTimeoutMs } = config;
+  const { store } = config;
   const flights = new Map<string, Flight>();
+  const policy = policies(config);
+  config.telemetry?.attach({
+    get inFlight() {
+      return flights.size;
+    },
+  });
 
   const middleware = experimental_trpcMiddleware<{ ctx: TContext }>().create(async (opts) => {
     // Every resolver gets ctx.idempotency; without a key, its steps and transactions just run.
     const runKeyless = () => opts.next({ ctx: { idempotency: keylessScope(opts.path) } });
     if (opts.type === 'subscription' || (opts.type === 'query' && !config.cacheQueries)) return runKeyless();
+    // Validated once per procedure; null when its meta opts it out.
+    const callPolicy = policy.of(opts.meta, opts.path);
+    if (!callPolicy) return runKeyless();
     const sent = parseKey(config.getKey(opts.ctx), config.headerName, opts.batchIndex);
     if (sent === undefined) {
-      if (config.required) throw keyRequired(config.headerName);
+      if (callPolicy.required) throw keyRequired(config.headerName);
       return runKeyless();
     }
     const startedAt = performance.now();
     const call: Call<Awaited<ReturnType<typeof runKeyless>>> = {
       id: scopeKey(userIdOf(opts.ctx), opts.path, sent.key),
       path: opts.path,
-      fingerprint: fingerprint(await opts.getRawInput(), config.superjson),
+      policy: callPolicy,
+      fingerprint: fingerprintOf(await opts.getRawInput(), callPolicy, opts.path, config.superjson),
       startedAt,
-      deadline: startedAt + waitTimeoutMs,
+      deadline: startedAt + callPolicy.waitTimeoutMs,
       signal: opts.signal,
       ctx: opts.ctx,
       run: (lease) => opts.next({ ctx: { idempotency: scopeOf(call, sent.key, lease) } }),
+      storeCalls: 0,
+      resolverMs: 0,
     };
     const answer = await resolveCall(call);
     if (answer.kind === 'ran') return answer.result;
@@ -110,7 +137,7 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
       fingerprint: call.fingerprint,
       lease,
       store,
-      ttlSeconds,
+      ttlSeconds: call.policy.ttlSeconds,
       superjson: config.superjson,
       mismatch: () => inputMismatch(config.headerName, call.path),
       onStoreError: (error) => emit(call, 'store-error', { error }),
@@ -127,27 +154,39 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
   }
 
   function emit(call: Call<unknown>, type: IdempotencyEvent['type'], extra?: Partial<IdempotencyEvent>): void {
+    if (!config.onEvent && !config.telemetry) return;
+    const durationMs = performance.now() - call.startedAt;
+    const event: IdempotencyEvent = {
+      type,
+      path: call.path,
+      key: call.id,
+      durationMs,
+      overheadMs: Math.max(0, durationMs - call.resolverMs - (extra?.waitedMs ?? 0)),
+      storeCalls: call.storeCalls,
+      ...extra,
+    };
     try {
-      config.onEvent?.({
-        type,
-        path: call.path,
-        key: call.id,
-        durationMs: performance.now() - call.startedAt,
-        ...extra,
-      });
+      config.onEvent?.(event);
     } catch {
       // A logging hook must not change the outcome of a call.
+    }
+    try {
+      config.telemetry?.record(event);
+    } catch {
+      // Nor may telemetry.
     }
   }
 
   /** Joins a call already in flight in this process, or leads one. */
   async function resolveCall<R extends CallOutcome>(call: Call<R>): Promise<Answer<R>> {
     for (let flight = flights.get(call.id); flight; flight = flights.get(call.id)) {
+      // concurrent: 'conflict' (a deadline already passed): answer at once, without waiting.
+      if (call.deadline <= call.startedAt) throw conflict(call);
       const record = await waitFor(call, joined(flight));
       if (record) return fromRecord(call, record, 'wait');
       // The flight left nothing to replay (an uncached error): try again, maybe as the leader.
     }
-    const flight: Flight = {};
+    const flight: Flight = { path: call.path, startedAt: call.startedAt };
     flights.set(call.id, flight);
     let shared: StoredRecord | null = null;
     try {
@@ -170,7 +209,8 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
       for (;;) {
         let claim: Claim;
         try {
-          claim = await store.claim(call.id, lockTtlMs);
+          call.storeCalls++;
+          claim = await store.claim(call.id, call.policy.lockTtlMs);
         } catch (error) {
           throw storeFailed(call, error);
         }
@@ -187,6 +227,7 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
         if (remaining <= 0) throw conflict(call);
         if (!watch) {
           // Subscribe, then claim again: a completion between the two is then seen either way.
+          call.storeCalls++;
           watch = await openWatch(call.id, remaining);
           continue;
         }
@@ -204,6 +245,7 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
   async function execute<R extends CallOutcome>(call: Call<R>, lease: Lease) {
     const keeper = keepAlive(call, lease);
     let result: R;
+    const ranAt = performance.now();
     try {
       result = await call.run(lease);
     } catch (error) {
@@ -212,18 +254,20 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
       throw error;
     }
     keeper.stop();
+    call.resolverMs = performance.now() - ranAt; // the overhead telemetry reports is the rest
     const record = recordFor(result, {
       fingerprint: call.fingerprint,
       maxResultBytes: config.maxResultBytes,
-      cacheErrors: config.cacheErrors,
+      cacheErrors: call.policy.cacheErrors,
       superjson: config.superjson,
     });
     // What this process's waiters get: the record, unless another holder's is the one stored.
     let shared = record;
+    call.storeCalls++; // the completion or release below
     try {
       if (!record) {
         await store.release(lease);
-      } else if (!(await store.complete(lease, record, ttlSeconds))) {
+      } else if (!(await store.complete(lease, record, call.policy.ttlSeconds))) {
         shared = null; // they claim again, and replay what was stored
         emit(call, 'lock-lost', {
           error: new Error('another holder took the lock or stored a record first; this result was not stored'),
@@ -239,6 +283,7 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
 
   /** Extends the lock every third of its TTL while the resolver runs. */
   function keepAlive(call: Call<unknown>, lease: Lease): { stop(): void } {
+    const { lockTtlMs } = call.policy;
     let timer: NodeJS.Timeout | undefined;
     let stopped = false;
     const tick = async () => {
@@ -340,6 +385,8 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
     get inFlight() {
       return flights.size;
     },
+    checkRouter: policy.checkRouter,
+    ...createAdmin({ store, flights, headerName: config.headerName, superjson: config.superjson }),
   };
 }
 

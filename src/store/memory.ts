@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { parseOptions } from '../options';
 import type { StoredRecord } from '../record';
 import { EvictionCursor } from './eviction';
-import type { Claim, IdempotencyStore, Lease, StepSave, Watch } from './store';
+import type { Claim, ForgetOutcome, IdempotencyStore, Lease, LockListing, StepSave, StoredState, Watch } from './store';
 import { signalWatch } from './watch';
 
 /** Options of {@link memoryStore}. */
@@ -43,6 +43,16 @@ export function memoryStore(options: MemoryStoreOptions = {}): IdempotencyStore 
   function notify(id: string, record?: StoredRecord): void {
     for (const wake of watchers.get(id) ?? []) wake(record);
   }
+
+  /** Remaining ms of a live lock, or undefined. */
+  function lockTtl(id: string): number | undefined {
+    return live(locks, id) === undefined ? undefined : (locks.get(id)?.expiresAt ?? 0) - Date.now();
+  }
+
+  const stepsOf = (id: string): Record<string, string> => Object.fromEntries(live(steps, id) ?? []);
+  const forgetSteps = (id: string): void => {
+    steps.delete(id);
+  };
 
   return {
     async claim(id, ttlMs): Promise<Claim> {
@@ -104,6 +114,40 @@ export function memoryStore(options: MemoryStoreOptions = {}): IdempotencyStore 
       });
       set.add(watch.wake);
       return watch;
+    },
+
+    async inspect(id): Promise<StoredState> {
+      const record = live(records, id);
+      const expiresAt = records.get(id)?.expiresAt ?? 0;
+      return {
+        ...(record && { record: { record, expiresAt } }),
+        ...(lockTtl(id) !== undefined && { lockTtlMs: lockTtl(id) }),
+        steps: stepsOf(id),
+      };
+    },
+
+    async forget(id, force): Promise<ForgetOutcome> {
+      const ttl = lockTtl(id);
+      if (ttl !== undefined && !force) return { status: 'running', lockTtlMs: ttl };
+      const found = live(records, id) !== undefined || ttl !== undefined;
+      records.delete(id);
+      forgetSteps(id);
+      if (ttl !== undefined) {
+        locks.delete(id);
+        notify(id); // the waiters claim again, and one of them runs
+      }
+      return { status: found ? 'forgotten' : 'none' };
+    },
+
+    async locks(limit): Promise<LockListing> {
+      const held: LockListing['locks'] = [];
+      for (const id of [...locks.keys()]) {
+        const ttl = lockTtl(id);
+        if (ttl === undefined) continue;
+        if (held.length === limit) return { locks: held, complete: false };
+        held.push({ id, ttlMs: ttl });
+      }
+      return { locks: held, complete: true };
     },
 
     async close() {

@@ -10,6 +10,7 @@ import { bounded, whenReady } from './bounded';
 import { Notifier } from './notifier';
 import { QuorumLock } from './quorum';
 import { RecordCache } from './record-cache';
+import { redisAdmin } from './redis-admin';
 import { type BatchableScript, CLAIM, COMPLETE, RELEASE, SAVE_STEP } from './scripts';
 import type { Claim, IdempotencyStore, Lease, StepSave } from './store';
 import { mapWatch } from './watch';
@@ -262,5 +263,15 @@ export function redisStore(options: RedisStoreOptions): IdempotencyStore {
     },
 
     close: () => notifier.close(),
+
+    ...redisAdmin({
+      redis,
+      lockClients: fused ? [redis] : (lockClients ?? [redis]),
+      prefix,
+      keys,
+      cache,
+      timeoutMs,
+      call,
+    }),
   };
 }

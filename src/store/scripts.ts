@@ -166,6 +166,29 @@ return #KEYS
 `,
 );
 
+/**
+ * forget (admin, never on the request path): delete a call's record and its durable steps, unless
+ * a call holds the lock; forced, delete the lock too and wake the waiters so that one runs again.
+ *   KEYS[1] record key    KEYS[2] lock key    KEYS[3] steps key
+ *   ARGV[1] '1' to force    ARGV[2] notification channel
+ * Returns {0} nothing was there | {1} forgotten | {2, pttl} a call holds the lock: nothing deleted
+ */
+export const FORGET = script(
+  'forget',
+  `
+local pttl = redis.call('PTTL', KEYS[2])
+if pttl ~= -2 and ARGV[1] ~= '1' then return {2, pttl} end
+local deleted = redis.call('DEL', KEYS[1], KEYS[3])
+if pttl ~= -2 then
+  redis.call('DEL', KEYS[2])
+  redis.call('PUBLISH', ARGV[2], '0')
+  return {1}
+end
+if deleted > 0 then return {1} end
+return {0}
+`,
+);
+
 /** The minimal client surface the scripts need; both ioredis `Redis` and `Cluster` have it. */
 export interface ScriptClient {
   evalsha(sha: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
