@@ -204,30 +204,19 @@ describe.each(Object.keys(setups))('inspect, forget and list on %s', (name) => {
     expect((await app.idempotency.list()).process).toEqual({ count: 0, calls: [] });
   });
 
-  it.skipIf(name === 'memoryStore')(
-    'returns the completed durable steps decoded, and forget deletes them',
-    async () => {
-      const app = makePolicyApp(setup.store);
-      const key = fresh('steps');
-      const ref = { userId: 'alice', path: 'invite', key };
-      await app.caller(key).invite({ email: 'a@b' });
-      const id = scopeKey('alice', 'invite', key);
-      // The durable-steps format: one hash per record id beside the record, field = step name,
-      // value = the step's result as superjson text.
-      const stepsKey = `idem:{${id}}:s`;
-      const records = setup.records!;
-      await records.hset(stepsKey, 'charge', superjson.stringify({ at: new Date(0), cents: 500n }));
-      await records.hset(stepsKey, 'email', superjson.stringify('sent'));
-      const found = await app.idempotency.inspect(ref);
-      expect(found.state === 'done' && found.steps).toEqual({
-        charge: { at: new Date(0), cents: 500n },
-        email: 'sent',
-      });
-      expect(await app.idempotency.forget(ref)).toEqual({ forgotten: true });
-      expect(await records.exists(stepsKey)).toBe(0);
-      expect(await records.exists(`idem:{${id}}:r`)).toBe(0);
-    },
-  );
+  it('returns the completed durable steps decoded, and forget deletes them with the record', async () => {
+    const app = makePolicyApp(setup.store);
+    const key = fresh('steps');
+    const ref = { userId: 'alice', path: 'charge', key };
+    expect(await app.caller(key).charge({ cents: 500 })).toEqual({ charged: 1 });
+    const found = await app.idempotency.inspect(ref);
+    expect(found.state === 'done' && found.steps).toEqual({ charge: { at: new Date(0), cents: 500n, run: 1 } });
+    expect(await app.idempotency.forget(ref)).toEqual({ forgotten: true });
+    expect(await app.idempotency.inspect(ref)).toEqual({ state: 'none' });
+    // The step ran again: forget took its stored result too, not just the record.
+    expect(await app.caller(key).charge({ cents: 500 })).toEqual({ charged: 2 });
+    expect(app.runs.charge).toBe(2);
+  });
 });
 
 describe('admin calls that cannot go through', () => {

@@ -13,7 +13,7 @@ export function gate() {
 
 /** Procedures that differ only by their `meta.idempotency`; each resolver counts its runs. */
 export function makePolicyApp(store: IdempotencyStore, options: Partial<IdempotencyOptions<TestContext>> = {}) {
-  const runs = { pay: 0, invite: 0, free: 0, keyed: 0, failing: 0, held: 0, impatient: 0, stripe: 0, selected: 0 };
+  const runs = { pay: 0, invite: 0, free: 0, keyed: 0, failing: 0, held: 0, impatient: 0, stripe: 0, selected: 0, charge: 0 };
   let held = gate();
   const t = initTRPC.context<TestContext>().meta<IdempotencyMeta>().create({ transformer: superjson });
   const idempotency = createIdempotency<TestContext>({ ...options, store });
@@ -65,6 +65,14 @@ export function makePolicyApp(store: IdempotencyStore, options: Partial<Idempote
         await held.opened;
         return { run: runs.stripe };
       }),
+    charge: procedure.input(z.object({ cents: z.number() })).mutation(async ({ ctx, input }) => {
+      const charged = await ctx.idempotency.step('charge', () => ({
+        at: new Date(0),
+        cents: BigInt(input.cents),
+        run: ++runs.charge,
+      }));
+      return { charged: charged.run };
+    }),
     selected: procedure
       .meta({ idempotency: { fingerprint: (input) => ({ amount: (input as { amount: number }).amount }) } })
       .input(payment)
