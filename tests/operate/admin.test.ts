@@ -1,6 +1,5 @@
 import { TRPCError } from '@trpc/server';
 import { Cluster, Redis } from 'ioredis';
-import superjson from 'superjson';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type IdempotencyEvent, type IdempotencyStore, memoryStore, redisStore } from '../../src';
 import { scopeKey } from '../../src/key';

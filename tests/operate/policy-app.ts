@@ -13,7 +13,18 @@ export function gate() {
 
 /** Procedures that differ only by their `meta.idempotency`; each resolver counts its runs. */
 export function makePolicyApp(store: IdempotencyStore, options: Partial<IdempotencyOptions<TestContext>> = {}) {
-  const runs = { pay: 0, invite: 0, free: 0, keyed: 0, failing: 0, held: 0, impatient: 0, stripe: 0, selected: 0, charge: 0 };
+  const runs = {
+    pay: 0,
+    invite: 0,
+    free: 0,
+    keyed: 0,
+    failing: 0,
+    held: 0,
+    impatient: 0,
+    stripe: 0,
+    selected: 0,
+    charge: 0,
+  };
   let held = gate();
   const t = initTRPC.context<TestContext>().meta<IdempotencyMeta>().create({ transformer: superjson });
   const idempotency = createIdempotency<TestContext>({ ...options, store });
