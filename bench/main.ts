@@ -12,6 +12,7 @@ import { type RedisServer, startRedis } from '../tests/helpers/redis-server';
 import { sleep } from './app';
 import { renderChart } from './chart';
 import { CONTENDERS } from './contenders';
+import { measureEncryption, printEncryption } from './encryption';
 import {
   type ContenderResult,
   latencyBlock,
@@ -134,6 +135,8 @@ say('\n');
 
 const verdicts = targets(results);
 printReport(results, verdicts, leak);
+const encryption = await measureEncryption();
+printEncryption(encryption);
 
 const report = {
   runAt: new Date().toISOString(),
@@ -148,6 +151,7 @@ const report = {
   results,
   leak,
   targets: verdicts,
+  encryption,
 };
 mkdirSync(RESULTS, { recursive: true });
 writeFileSync(`${RESULTS}latest.json`, `${JSON.stringify(report, (_, v) => (Number.isNaN(v) ? null : v), 2)}\n`);

@@ -1,10 +1,11 @@
 import { experimental_trpcMiddleware, TRPCError, type TRPCMiddlewareBuilder } from '@trpc/server';
+import { anonymousScope } from './anonymous';
 import { deadline } from './deadline';
-import { clientClosed, inputMismatch, keyRequired, stillRunning, storeUnavailable } from './errors';
+import { clientClosed, inputMismatch, keyRequired, recordUnreadable, stillRunning, storeUnavailable } from './errors';
 import type { IdempotencyEvent } from './events';
-import { fingerprint, type IdempotencyContext, parseKey, scopeKey, type UserId } from './key';
+import { type CallerScope, fingerprint, type IdempotencyContext, parseKey, scopeKey } from './key';
 import { type IdempotencyOptions, resolveOptions } from './options';
-import { type CallOutcome, recordFor, replay, type StoredRecord } from './record';
+import { type CallOutcome, openRecord, recordFor, replay, type StoredRecord } from './record';
 import { markReplayed } from './replay-header';
 import type { Claim, Lease, Watch } from './store/store';
 
@@ -73,7 +74,7 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
     }
     const startedAt = performance.now();
     const answer = await resolveCall({
-      id: scopeKey(userIdOf(opts.ctx), opts.path, sent.key),
+      id: scopeKey(userIdOf(opts.ctx, opts.path), opts.path, sent.key),
       path: opts.path,
       fingerprint: fingerprint(await opts.getRawInput(), config.superjson),
       startedAt,
@@ -92,9 +93,10 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
     return result as unknown as Awaited<ReturnType<typeof opts.next>>;
   });
 
-  function userIdOf(ctx: unknown): UserId {
+  function userIdOf(ctx: unknown, path: string): CallerScope {
     const id = config.getUserId(ctx);
-    if (id === null || id === undefined || USER_ID_TYPES.has(typeof id)) return id;
+    if (id === null || id === undefined) return anonymousScope(config.anonymous, ctx, path);
+    if (USER_ID_TYPES.has(typeof id)) return id;
     throw new TRPCError({
       code: 'INTERNAL_SERVER_ERROR',
       message: `getUserId returned a ${typeof id}; return a string or number id, or undefined for anonymous callers.`,
@@ -192,6 +194,7 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
       maxResultBytes: config.maxResultBytes,
       cacheErrors: config.cacheErrors,
       superjson: config.superjson,
+      sealWith: sealing(call.id),
     });
     // What this process's waiters get: the record, unless another holder's is the one stored.
     let shared = record;
@@ -238,7 +241,20 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
     };
   }
 
-  function fromRecord<R>(call: Call<R>, record: StoredRecord, type: 'hit' | 'wait'): Answer<R> {
+  /** With encryption on, how record bodies of this record id are sealed and opened. */
+  function sealing(id: string) {
+    return config.cipher && { cipher: config.cipher, recordId: id };
+  }
+
+  function fromRecord<R>(call: Call<R>, stored: StoredRecord, type: 'hit' | 'wait'): Answer<R> {
+    let record: StoredRecord;
+    try {
+      record = openRecord(stored, sealing(call.id));
+    } catch (error) {
+      // Never replayed, and never run again: the operation may well have happened.
+      emit(call, 'integrity-error', { error });
+      throw recordUnreadable(call.path, error);
+    }
     if (record.fingerprint !== call.fingerprint) {
       emit(call, 'mismatch');
       throw inputMismatch(config.headerName, call.path);

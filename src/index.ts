@@ -1,3 +1,5 @@
+export type { AnonymousOption } from './anonymous';
+export type { EncryptionKey, EncryptionOptions } from './encryption';
 export { IDEMPOTENCY_ERROR_CODES, IdempotencyConfigError } from './errors';
 export type { IdempotencyEvent } from './events';
 export { createIdempotency, type Idempotency } from './idempotency';

@@ -64,6 +64,8 @@ const store = redisStore({
 });
 const idempotency = createIdempotency<ChildContext>({
   store,
+  // Calls without x-user share one anonymous scope, as the multi-process tests mean.
+  anonymous: 'shared',
   ...(config.lockTtlMs ? { lockTtlMs: config.lockTtlMs } : {}),
   ...(config.waitTimeoutMs ? { waitTimeoutMs: config.waitTimeoutMs } : {}),
   ...(config.maxResultBytes ? { maxResultBytes: config.maxResultBytes } : {}),
