@@ -9,6 +9,7 @@ export type { IdempotencyOptions } from './options';
 export type { StoredRecord } from './record';
 export { REPLAY_HEADER } from './replay-header';
 export { type MemoryStoreOptions, memoryStore } from './store/memory';
+export { EvictionPolicyWarning } from './store/maxmemory';
 export { type RedisStoreOptions, redisStore } from './store/redis';
 export type { Claim, IdempotencyStore, Lease, Watch } from './store/store';
 export type { SuperJSONLike } from './superjson';

@@ -7,6 +7,7 @@ import { parseOptions, timerMs } from '../options';
 import { decodeRecord, encodeRecord, type StoredRecord } from '../record';
 import { ScriptBatcher } from './batch';
 import { bounded, whenReady } from './bounded';
+import { checkEvictionPolicy, emitProcessWarning, type WarningHandler } from './maxmemory';
 import { Notifier } from './notifier';
 import { QuorumLock } from './quorum';
 import { RecordCache } from './record-cache';
@@ -43,6 +44,11 @@ export interface RedisStoreOptions {
    * reads Redis, e.g. if you delete records by hand).
    */
   cache?: { maxEntries?: number; maxBytes?: number } | false;
+  /**
+   * Receives advice about the server, once per store: today, a `maxmemory-policy` under which Redis
+   * may evict locks and records (an `EvictionPolicyWarning`). Default: `process.emitWarning`.
+   */
+  onWarning?: (warning: Error) => void;
 }
 
 const client = z.custom<Redis | Cluster>(
@@ -85,6 +91,9 @@ const schema = z
           .strict(),
       ])
       .default({ maxEntries: 10_000, maxBytes: 16 * 1024 * 1024 }),
+    onWarning: z
+      .custom<WarningHandler>((v) => typeof v === 'function', { message: 'expected a function (warning) => void' })
+      .optional(),
   })
   .strict();
 
@@ -109,7 +118,11 @@ export function redisStore(options: RedisStoreOptions): IdempotencyStore {
     prefix,
     commandTimeoutMs: timeoutMs,
     cache: cacheOptions,
+    onWarning,
   } = parseOptions(schema, options, 'redisStore');
+  // Once per store, off the request path: may these servers evict our locks and records?
+  for (const c of new Set([redis, ...(lockClients ?? [])]))
+    void checkEvictionPolicy(c, onWarning ?? emitProcessWarning);
   const cache = new RecordCache(cacheOptions ? cacheOptions.maxEntries : 0, cacheOptions ? cacheOptions.maxBytes : 0);
   // With the record store as the only lock member, claim and lock are one script (one round trip).
   const fused = !lockClients || (lockClients.length === 1 && lockClients[0] === redis);
