@@ -7,6 +7,7 @@ import { type CallerScope, fingerprint, type IdempotencyContext, parseKey, scope
 import { type IdempotencyOptions, resolveOptions } from './options';
 import { type CallOutcome, openRecord, recordFor, replay, type StoredRecord } from './record';
 import { markReplayed } from './replay-header';
+import { NotReplicatedError } from './store/replication';
 import type { Claim, Lease, Watch } from './store/store';
 
 /** A waiter re-checks this long after the lock's TTL ran out, to take over from a crashed holder. */
@@ -209,7 +210,7 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
       }
     } catch (error) {
       // The resolver ran: return its result rather than invite a retry that would run it again.
-      emit(call, 'store-error', { error });
+      emit(call, error instanceof NotReplicatedError ? 'not-replicated' : 'store-error', { error });
     }
     emit(call, 'miss');
     return { answer: { kind: 'ran', result } as Answer<R>, record: shared };
