@@ -95,7 +95,8 @@ describe('maxmemory-policy check', () => {
 describe('eviction under maxmemory', () => {
   it('with allkeys-lru, a cache filling Redis evicts running locks, and their duplicates run the mutation again', async () => {
     const { redis } = await redisWith(['--maxmemory', '4mb', '--maxmemory-policy', 'allkeys-lru']);
-    const app = makeApp({ store: storeOn(redis, []), lockTtlMs: 30_000, waitTimeoutMs: 30_000 });
+    const warnings: Error[] = [];
+    const app = makeApp({ store: storeOn(redis, warnings), lockTtlMs: 30_000, waitTimeoutMs: 30_000 });
     const LOCKS = 20;
     const firsts = Array.from({ length: LOCKS }, (_, i) => app.caller(`evict-${i}`).slow({ ms: 2_500 }));
     await until(async () => (await redis.keys('idem:*:l')).length === LOCKS, 5_000, 'every lock taken');
@@ -113,6 +114,8 @@ describe('eviction under maxmemory', () => {
     expect(locksLeft).toBeLessThan(LOCKS);
     // Every duplicate whose lock was evicted ran the mutation again instead of waiting for the first.
     expect(ranTwice).toBe(LOCKS - locksLeft);
+    // The store said so at startup.
+    expect(warnings.map((w) => w.name)).toEqual(['EvictionPolicyWarning']);
   });
 
   it('with noeviction and Redis full, a new call fails closed: SERVICE_UNAVAILABLE, resolver not run', async () => {
