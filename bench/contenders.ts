@@ -33,6 +33,9 @@ export interface BenchContext {
 /** Every contender is a middleware in this one position: `t.procedure.use(middleware)`. */
 export type BenchMiddleware = TRPCMiddlewareBuilder<BenchContext, object, object, unknown>;
 
+/** Ours also adds ctx.idempotency, which the bench's resolvers do not read. */
+const asBench = (middleware: unknown) => middleware as BenchMiddleware;
+
 /** One contender, set up against its own Redis. */
 export interface Instance {
   middleware: BenchMiddleware | undefined;
@@ -91,7 +94,7 @@ function ours(id: string, label: string, cache: boolean): Contender {
       const store = redisStore(cache ? { redis } : { redis, cache: false });
       const idempotency = createIdempotency<BenchContext>({ store });
       return {
-        middleware: idempotency.middleware,
+        middleware: asBench(idempotency.middleware),
         inFlight: () => idempotency.inFlight,
         async close() {
           await store.close();
@@ -250,7 +253,11 @@ export const CONTENDERS: Contender[] = [
     async create() {
       const store = memoryStore();
       const idempotency = createIdempotency<BenchContext>({ store });
-      return { middleware: idempotency.middleware, inFlight: () => idempotency.inFlight, close: () => store.close() };
+      return {
+        middleware: asBench(idempotency.middleware),
+        inFlight: () => idempotency.inFlight,
+        close: () => store.close(),
+      };
     },
   },
   floor,

@@ -12,6 +12,7 @@ import { type RedisServer, startRedis } from '../tests/helpers/redis-server';
 import { sleep } from './app';
 import { renderChart } from './chart';
 import { CONTENDERS } from './contenders';
+import { measureDurable, printDurable } from './durable';
 import { measureEncryption, printEncryption } from './encryption';
 import {
   type ContenderResult,
@@ -137,6 +138,9 @@ const verdicts = targets(results);
 printReport(results, verdicts, leak);
 const encryption = await measureEncryption();
 printEncryption(encryption);
+say('durable mutations (PostgreSQL at 127.0.0.1:5432)\n');
+const durable = await measureDurable();
+printDurable(durable);
 
 const report = {
   runAt: new Date().toISOString(),
@@ -152,6 +156,7 @@ const report = {
   leak,
   targets: verdicts,
   encryption,
+  durable,
 };
 mkdirSync(RESULTS, { recursive: true });
 writeFileSync(`${RESULTS}latest.json`, `${JSON.stringify(report, (_, v) => (Number.isNaN(v) ? null : v), 2)}\n`);

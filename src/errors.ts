@@ -16,6 +16,11 @@ export const IDEMPOTENCY_ERROR_CODES = {
   clientClosed: 'CLIENT_CLOSED_REQUEST',
   recordUnreadable: 'INTERNAL_SERVER_ERROR',
   anonymousRejected: 'UNAUTHORIZED',
+  // A resolver's own mistakes, not the client's: codes that no hostile request can produce.
+  stepNameReused: 'PRECONDITION_FAILED',
+  stepNameInvalid: 'PRECONDITION_FAILED',
+  stepsUnsupported: 'NOT_IMPLEMENTED',
+  stepLockLost: 'CONFLICT',
 } as const;
 
 export function keyRequired(headerName: string): TRPCError {
@@ -48,11 +53,21 @@ export function inputMismatch(headerName: string, path: string): TRPCError {
   });
 }
 
-export function stillRunning(path: string, waitedMs: number): TRPCError {
-  return new TRPCError({
-    code: IDEMPOTENCY_ERROR_CODES.stillRunning,
-    message: `The first call to "${path}" with this idempotency key is still running after ${waitedMs} ms. Retry later with the same key to get its result; it will not run twice.`,
-  });
+/** The CONFLICT of {@link stillRunning}: it carries when to ask again (see `idempotencyErrorData`). */
+class StillRunningError extends TRPCError {
+  constructor(
+    message: string,
+    readonly retryAfterMs: number,
+  ) {
+    super({ code: IDEMPOTENCY_ERROR_CODES.stillRunning, message });
+  }
+}
+
+export function stillRunning(path: string, waitedMs: number, retryAfterMs: number): TRPCError {
+  return new StillRunningError(
+    `The first call to "${path}" with this idempotency key is still running after ${waitedMs} ms. Retry later with the same key (in ${retryAfterMs} ms, says Retry-After) to get its result; it will not run twice.`,
+    retryAfterMs,
+  );
 }
 
 export function storeUnavailable(cause: unknown): TRPCError {
@@ -91,6 +106,34 @@ export function anonymousRejected(path: string, hadOption: boolean): TRPCError {
     message: hadOption
       ? `This idempotent call to "${path}" has neither a user id nor an anonymous session id (the anonymous option returned none), so it cannot be scoped to its caller. Sign in, or send the session or device id the server reads.`
       : `This idempotent call to "${path}" has no user id, and anonymous callers are rejected by default so that none can read another's result. Sign in; or, on the server, set createIdempotency's \`anonymous\` option to \`(ctx) => sessionId\` (scope by session or device) or to 'shared' (one scope for every anonymous caller).`,
+  });
+}
+
+export function stepNameReused(path: string, name: string): TRPCError {
+  return new TRPCError({
+    code: IDEMPOTENCY_ERROR_CODES.stepNameReused,
+    message: `The step "${name}" ran twice in one call to "${path}". Give each step (and each transaction) of a resolver its own name, such as "charge" and "charge-fee".`,
+  });
+}
+
+export function stepNameInvalid(path: string, reason: string): TRPCError {
+  return new TRPCError({
+    code: IDEMPOTENCY_ERROR_CODES.stepNameInvalid,
+    message: `A step name in "${path}" is invalid: ${reason}. Use 1-100 characters, such as "charge".`,
+  });
+}
+
+export function stepsUnsupported(path: string): TRPCError {
+  return new TRPCError({
+    code: IDEMPOTENCY_ERROR_CODES.stepsUnsupported,
+    message: `"${path}" called ctx.idempotency.step, but the idempotency store has no readSteps/saveStep. Use redisStore or memoryStore, or implement both methods in your store.`,
+  });
+}
+
+export function stepLockLost(path: string): TRPCError {
+  return new TRPCError({
+    code: IDEMPOTENCY_ERROR_CODES.stepLockLost,
+    message: `Another call with this idempotency key took over "${path}" while this one ran (it stalled past the lock's TTL), so this one stopped. Retry with the same key to get the result.`,
   });
 }
 

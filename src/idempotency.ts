@@ -1,12 +1,14 @@
 import { experimental_trpcMiddleware, TRPCError, type TRPCMiddlewareBuilder } from '@trpc/server';
 import { anonymousScope } from './anonymous';
 import { deadline } from './deadline';
+import { executionScope, type IdempotencyScope, keylessScope } from './durable/scope';
 import { clientClosed, inputMismatch, keyRequired, recordUnreadable, stillRunning, storeUnavailable } from './errors';
 import type { IdempotencyEvent } from './events';
 import { type CallerScope, fingerprint, type IdempotencyContext, parseKey, scopeKey } from './key';
 import { type IdempotencyOptions, resolveOptions } from './options';
 import { type CallOutcome, openRecord, recordFor, replay, type StoredRecord } from './record';
 import { markReplayed } from './replay-header';
+import { CONFLICT_RETRY_AFTER_MS, setRetryAfter } from './retry-after';
 import { NotReplicatedError } from './store/replication';
 import type { Claim, Lease, Watch } from './store/store';
 
@@ -16,7 +18,7 @@ const TAKEOVER_MARGIN_MS = 25;
 /** What {@link createIdempotency} returns. */
 export interface Idempotency<TContext> {
   /** The middleware: `procedure.use(idempotency.middleware)`. */
-  middleware: TRPCMiddlewareBuilder<TContext, object, object, unknown>;
+  middleware: TRPCMiddlewareBuilder<TContext, object, { idempotency: IdempotencyScope }, unknown>;
   /** Calls in this process currently running or waiting per record id (0 when idle). */
   readonly inFlight: number;
 }
@@ -30,7 +32,10 @@ interface Call<R> {
   deadline: number;
   /** Aborts when the client goes away: a waiter then stops waiting. */
   signal: AbortSignal | undefined;
-  run: () => Promise<R>;
+  /** The request's context, where a CONFLICT sets its Retry-After header. */
+  ctx: unknown;
+  /** Runs the resolver; `lease` backs its `ctx.idempotency` steps. */
+  run: (lease: Lease) => Promise<R>;
 }
 
 type Answer<R> = { kind: 'ran'; result: R } | { kind: 'replayed'; outcome: CallOutcome };
@@ -67,22 +72,26 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
   const flights = new Map<string, Flight>();
 
   const middleware = experimental_trpcMiddleware<{ ctx: TContext }>().create(async (opts) => {
-    if (opts.type === 'subscription' || (opts.type === 'query' && !config.cacheQueries)) return opts.next();
+    // Every resolver gets ctx.idempotency; without a key, its steps and transactions just run.
+    const runKeyless = () => opts.next({ ctx: { idempotency: keylessScope(opts.path) } });
+    if (opts.type === 'subscription' || (opts.type === 'query' && !config.cacheQueries)) return runKeyless();
     const sent = parseKey(config.getKey(opts.ctx), config.headerName, opts.batchIndex);
     if (sent === undefined) {
       if (config.required) throw keyRequired(config.headerName);
-      return opts.next();
+      return runKeyless();
     }
     const startedAt = performance.now();
-    const answer = await resolveCall({
+    const call: Call<Awaited<ReturnType<typeof runKeyless>>> = {
       id: scopeKey(userIdOf(opts.ctx, opts.path), opts.path, sent.key),
       path: opts.path,
       fingerprint: fingerprint(await opts.getRawInput(), config.superjson),
       startedAt,
       deadline: startedAt + waitTimeoutMs,
       signal: opts.signal,
-      run: () => opts.next(),
-    });
+      ctx: opts.ctx,
+      run: (lease) => opts.next({ ctx: { idempotency: scopeOf(call, sent.key, lease) } }),
+    };
+    const answer = await resolveCall(call);
     if (answer.kind === 'ran') return answer.result;
     markReplayed(opts.ctx, sent.listed ? sent.key : undefined);
     // tRPC has no public way to answer without calling next(); its result is a plain object whose
@@ -91,8 +100,24 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
     const result = outcome.ok
       ? { ok: true, data: outcome.data, marker: 'middlewareMarker' }
       : { ok: false, error: outcome.error, marker: 'middlewareMarker' };
-    return result as unknown as Awaited<ReturnType<typeof opts.next>>;
+    return result as unknown as Awaited<ReturnType<typeof runKeyless>>;
   });
+
+  /** `ctx.idempotency` for one execution of a keyed call: its steps are stored under `lease`. */
+  function scopeOf(call: Call<unknown>, key: string, lease: Lease): IdempotencyScope {
+    return executionScope({
+      key,
+      id: call.id,
+      path: call.path,
+      fingerprint: call.fingerprint,
+      lease,
+      store,
+      ttlSeconds,
+      superjson: config.superjson,
+      mismatch: () => inputMismatch(config.headerName, call.path),
+      onStoreError: (error) => emit(call, 'store-error', { error }),
+    });
+  }
 
   function userIdOf(ctx: unknown, path: string): CallerScope {
     const id = config.getUserId(ctx);
@@ -183,7 +208,7 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
     const keeper = keepAlive(call, lease);
     let result: R;
     try {
-      result = await call.run();
+      result = await call.run(lease);
     } catch (error) {
       keeper.stop();
       await store.release(lease).catch((e: unknown) => emit(call, 'store-error', { error: e }));
@@ -292,7 +317,8 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
   function conflict(call: Call<unknown>): TRPCError {
     const waitedMs = Math.round(performance.now() - call.startedAt);
     emit(call, 'conflict', { waitedMs });
-    return stillRunning(call.path, waitedMs);
+    setRetryAfter(call.ctx, CONFLICT_RETRY_AFTER_MS);
+    return stillRunning(call.path, waitedMs, CONFLICT_RETRY_AFTER_MS);
   }
 
   /**

@@ -1,4 +1,5 @@
 export type { AnonymousOption } from './anonymous';
+export type { IdempotencyScope } from './durable/scope';
 export type { EncryptionKey, EncryptionOptions } from './encryption';
 export { IDEMPOTENCY_ERROR_CODES, IdempotencyConfigError } from './errors';
 export type { IdempotencyEvent } from './events';
@@ -8,8 +9,9 @@ export { MAX_KEY_LENGTH } from './key';
 export type { IdempotencyOptions } from './options';
 export type { StoredRecord } from './record';
 export { REPLAY_HEADER } from './replay-header';
+export { CONFLICT_RETRY_AFTER_MS, type IdempotencyErrorData, idempotencyErrorData } from './retry-after';
 export { EvictionPolicyWarning } from './store/maxmemory';
 export { type MemoryStoreOptions, memoryStore } from './store/memory';
 export { type RedisStoreOptions, redisStore } from './store/redis';
-export type { Claim, IdempotencyStore, Lease, Watch } from './store/store';
+export type { Claim, IdempotencyStore, Lease, StepSave, Watch } from './store/store';
 export type { SuperJSONLike } from './superjson';

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { parseOptions } from '../options';
 import type { StoredRecord } from '../record';
 import { EvictionCursor } from './eviction';
-import type { Claim, IdempotencyStore, Lease, Watch } from './store';
+import type { Claim, IdempotencyStore, Lease, StepSave, Watch } from './store';
 import { signalWatch } from './watch';
 
 /** Options of {@link memoryStore}. */
@@ -31,6 +31,8 @@ export function memoryStore(options: MemoryStoreOptions = {}): IdempotencyStore 
   const oldest = new EvictionCursor(records);
   const locks = new Map<string, Expiring<string>>();
   const watchers = new Map<string, Set<(record?: StoredRecord) => void>>();
+  // Step results per record id, kept apart from records: they outlive an attempt that threw.
+  const steps = new Map<string, Expiring<Map<string, string>>>();
 
   function live<T>(map: Map<string, Expiring<T>>, id: string): T | undefined {
     const entry = map.get(id);
@@ -76,6 +78,23 @@ export function memoryStore(options: MemoryStoreOptions = {}): IdempotencyStore 
       notify(lease.id);
     },
 
+    async readSteps(lease) {
+      return new Map(live(steps, lease.id));
+    },
+
+    async saveStep(lease, name, value, ttlSeconds): Promise<StepSave> {
+      const holder = live(locks, lease.id);
+      if ((holder !== undefined && holder !== lease.token) || live(records, lease.id)) return { status: 'lost' };
+      const saved = live(steps, lease.id) ?? new Map<string, string>();
+      const first = saved.get(name);
+      if (first !== undefined) return { status: 'exists', value: first };
+      saved.set(name, value);
+      steps.delete(lease.id); // re-inserted last: the oldest entry stays first, for eviction
+      steps.set(lease.id, { value: saved, expiresAt: Date.now() + ttlSeconds * 1000 });
+      while (steps.size > maxEntries) steps.delete(steps.keys().next().value as string);
+      return { status: 'saved' };
+    },
+
     async watch(id): Promise<Watch> {
       const set = watchers.get(id) ?? new Set();
       watchers.set(id, set);
@@ -91,6 +110,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): IdempotencyStore 
       records.clear();
       locks.clear();
       watchers.clear();
+      steps.clear();
     },
 
     /** Records held now, for tests and leak checks. */

@@ -12,8 +12,8 @@ import { Notifier } from './notifier';
 import { QuorumLock } from './quorum';
 import { RecordCache } from './record-cache';
 import { acknowledgement, NotReplicatedError, type ReplicaAcknowledgement, runReplicated } from './replication';
-import { type BatchableScript, CLAIM, COMPLETE, type LuaScript, RELEASE } from './scripts';
-import type { Claim, IdempotencyStore, Lease } from './store';
+import { type BatchableScript, CLAIM, COMPLETE, type LuaScript, RELEASE, SAVE_STEP } from './scripts';
+import type { Claim, IdempotencyStore, Lease, StepSave } from './store';
 import { mapWatch } from './watch';
 
 function decodeOrUndefined(text: string): StoredRecord | undefined {
@@ -147,8 +147,8 @@ export function redisStore(options: RedisStoreOptions): IdempotencyStore {
   const scripts = new ScriptBatcher(redis);
 
   const keys = (id: string) => {
-    const tag = `${prefix}{${id}}`; // one hash tag: record, lock and channel share a Cluster slot
-    return { record: `${tag}:r`, lock: `${tag}:l`, channel: `${tag}:c` };
+    const tag = `${prefix}{${id}}`; // one hash tag: record, lock, channel and steps share a Cluster slot
+    return { record: `${tag}:r`, lock: `${tag}:l`, channel: `${tag}:c`, steps: `${tag}:s` };
   };
 
   /** GET and PTTL of a record in one round trip (pipelined; one key, so one Cluster slot). */
@@ -303,6 +303,20 @@ export function redisStore(options: RedisStoreOptions): IdempotencyStore {
       const { lock } = lease as RedisLease;
       if (lock) await quorum.release(lock);
       await call('PUBLISH', () => redis.publish(k.channel, '0'));
+    },
+
+    // One round trip per execution that uses steps, on its first step: earlier attempts' results.
+    readSteps: async (lease) =>
+      new Map(Object.entries(await call('HGETALL steps', () => redis.hgetall(keys(lease.id).steps)))),
+
+    // One round trip per step that runs: its result must be stored before the resolver goes on.
+    async saveStep(lease, name, value, ttlSeconds): Promise<StepSave> {
+      const k = keys(lease.id);
+      const reply = await script(SAVE_STEP, [k.steps, k.lock, k.record], [lease.token, name, value, ttlSeconds]);
+      const [status, first] = reply as [number, string | undefined];
+      if (status === 1) return { status: 'saved' };
+      if (status === 2) return { status: 'exists', value: String(first) };
+      return { status: 'lost' };
     },
 
     async watch(id) {

@@ -25,6 +25,9 @@ export interface Watch<T = StoredRecord> {
   close(): void;
 }
 
+/** What `saveStep` did: stored it, found another holder's value first, or found the lock taken. */
+export type StepSave = { status: 'saved' } | { status: 'exists'; value: string } | { status: 'lost' };
+
 /**
  * The contract between the middleware and a store. Every method may throw when the store is
  * unreachable; the middleware turns that into SERVICE_UNAVAILABLE before the resolver runs.
@@ -43,6 +46,16 @@ export interface IdempotencyStore {
   release(lease: Lease): Promise<void>;
   /** Subscribes to completions of `id`; resolves once the subscription is live. */
   watch(id: string): Promise<Watch>;
+  /**
+   * Step results stored by earlier attempts of `lease.id` (name -> encoded value). Optional: only
+   * `ctx.idempotency.step` needs it, and a store without it fails such a call with NOT_IMPLEMENTED.
+   */
+  readSteps?(lease: Lease): Promise<Map<string, string>>;
+  /**
+   * Stores one step's encoded value for `ttlSeconds`, unless another holder has the lock or the
+   * record is stored (`lost`), or a value for `name` is already there (`exists`, with that value).
+   */
+  saveStep?(lease: Lease, name: string, value: string, ttlSeconds: number): Promise<StepSave>;
   /** Frees the store's own resources (not the Redis clients you passed in). */
   close(): Promise<void>;
 }

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLAIM, COMPLETE, EXTEND, RELEASE, runScript } from '../../src/store/scripts';
+import { CLAIM, COMPLETE, EXTEND, RELEASE, runScript, SAVE_STEP } from '../../src/store/scripts';
 import { type RedisServer, startRedis } from '../helpers/redis-server';
 
 describe('Lua scripts', () => {
@@ -11,12 +11,14 @@ describe('Lua scripts', () => {
       complete: COMPLETE.sha,
       release: RELEASE.sha,
       extend: EXTEND.sha,
+      saveStep: SAVE_STEP.sha,
     }).toMatchInlineSnapshot(`
         {
           "claim": "af9713b2ec5131905e16a1dc23ecebfb65f7068e",
           "complete": "b9a7d98b74072303c328ba76ea4aab624e806a84",
           "extend": "1b92e23ca76d95da8e2f0f73ff4f61278f04d968",
           "release": "e4768120c48f259acbe26eca65c0597f3f40c7b7",
+          "saveStep": "6f65e15ed7dd170230c68b94e7f28bfb4dc4112f",
         }
       `);
   });
