@@ -71,9 +71,9 @@ describe('replica acknowledgement (WAIT)', () => {
       }),
       lockTtlMs: 5_000,
     });
-    const running = app.caller('late').slow({ ms: 300 });
+    const running = app.caller('late').slow({ ms: 1_500 });
     await until(async () => app.runs.slow === 1, 2_000, 'the resolver running');
-    await cutReplication();
+    await cutReplication(); // well before the resolver ends, however loaded the machine
     expect(await running).toEqual({ n: 1 });
     expect(app.events.map((e) => `${e.type} ${e.error ?? ''}`)).toEqual([
       expect.stringMatching(/^not-replicated NotReplicatedError/),
@@ -81,7 +81,7 @@ describe('replica acknowledgement (WAIT)', () => {
     ]);
     expect(String(app.events[0]?.error)).toMatch(/stored, but not acknowledged/);
     // Stored on the master all the same: a retry replays it.
-    expect(await app.caller('late').slow({ ms: 300 })).toEqual({ n: 1 });
+    expect(await app.caller('late').slow({ ms: 1_500 })).toEqual({ n: 1 });
   });
 
   it('rejects options WAIT cannot honour, at creation', () => {
