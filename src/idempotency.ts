@@ -116,6 +116,11 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
       superjson: config.superjson,
       mismatch: () => inputMismatch(config.headerName, call.path),
       onStoreError: (error) => emit(call, 'store-error', { error }),
+      cipher: config.cipher,
+      unreadable: (error) => {
+        emit(call, 'integrity-error', { error });
+        return recordUnreadable(call.path, error);
+      },
     });
   }
 
