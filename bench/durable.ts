@@ -52,7 +52,9 @@ export async function measureDurable(): Promise<DurablePair[]> {
   try {
     await pool.query('CREATE TABLE orders (id serial PRIMARY KEY, sku text NOT NULL)');
     const t = initTRPC.context<{ headers: Record<string, string> }>().create();
-    const procedure = t.procedure.use(createIdempotency({ store: redisStore({ redis }) }).middleware);
+    const procedure = t.procedure.use(
+      createIdempotency({ anonymous: 'shared', store: redisStore({ redis }) }).middleware,
+    );
     const orders = pgAdapter(pool);
     const insert = (client: { query(text: string, values: unknown[]): Promise<unknown> }) =>
       client.query('INSERT INTO orders (sku) VALUES ($1) RETURNING id', ['sku']);

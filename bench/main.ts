@@ -13,6 +13,7 @@ import { sleep } from './app';
 import { renderChart } from './chart';
 import { CONTENDERS } from './contenders';
 import { measureDurable, printDurable } from './durable';
+import { measureEncryption, printEncryption } from './encryption';
 import {
   type ContenderResult,
   latencyBlock,
@@ -136,6 +137,8 @@ say('\n');
 
 const verdicts = targets(results);
 printReport(results, verdicts, leak);
+const encryption = await measureEncryption();
+printEncryption(encryption);
 say('durable mutations (PostgreSQL at 127.0.0.1:5432)\n');
 const durable = await measureDurable();
 printDurable(durable);
@@ -156,6 +159,7 @@ const report = {
   results,
   leak,
   targets: verdicts,
+  encryption,
   durable,
   otel,
 };

@@ -30,8 +30,11 @@ export function createDurableOrderRouter({ pool, store, afterCommit }: DurableOr
   const t = initTRPC.context<{ headers: Record<string, string | string[] | undefined> }>().create({
     transformer: superjson,
   });
-  // A short lock, so that a retry after a crash takes over within a second.
-  const idempotentProcedure = t.procedure.use(createIdempotency({ store, lockTtlMs: 1_000 }).middleware);
+  // A short lock, so that a retry after a crash takes over within a second. This example has no
+  // sign-in: its callers share one anonymous scope (scope them by session in a real app).
+  const idempotentProcedure = t.procedure.use(
+    createIdempotency({ anonymous: 'shared', store, lockTtlMs: 1_000 }).middleware,
+  );
   const orders = pgAdapter(pool);
   return t.router({
     createOrder: idempotentProcedure

@@ -1,8 +1,9 @@
 import type { TRPC_ERROR_CODE_KEY } from '@trpc/server';
-import { decodeStepValue } from './durable/codec';
+import { decodeStepValue, stepSealing } from './durable/codec';
+import type { Cipher } from './encryption';
 import { adminNotSupported, callRefInvalid, forgetWhileRunning, storeUnavailable } from './errors';
 import { parseKey, scopeKey, type UserId } from './key';
-import type { StoredRecord } from './record';
+import { openRecord, type StoredRecord } from './record';
 import type { IdempotencyStore, LockListing, StoredState } from './store/store';
 import type { SuperJSONLike } from './superjson';
 
@@ -28,7 +29,7 @@ export type Inspection =
       status: StoredRecord['status'];
       /** `ok`: the result; `error`: `{ code, message }`; `unreplayable`: why it could not be stored. */
       result: unknown;
-      /** False when the stored result could not be decoded (a superjson custom type not registered here): `result` is then its stored text. */
+      /** False when the stored result could not be decoded (a superjson custom type not registered here, or a record sealed with a key this process lacks): `result` is then its stored text. */
       decoded: boolean;
       storedAt: Date;
       expiresAt: Date;
@@ -89,11 +90,16 @@ function decodeStored(text: string, sj: SuperJSONLike): { value: unknown; decode
   }
 }
 
-function decodeSteps(steps: Record<string, string>, sj: SuperJSONLike): Record<string, unknown> {
+function decodeSteps(
+  id: string,
+  steps: Record<string, string>,
+  sj: SuperJSONLike,
+  cipher: Cipher | undefined,
+): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [name, text] of Object.entries(steps)) {
     try {
-      out[name] = decodeStepValue(text, sj); // the steps' own codec, as ctx.idempotency.step reads them
+      out[name] = decodeStepValue(text, sj, stepSealing(cipher, id, name)); // as ctx.idempotency.step reads them
     } catch {
       out[name] = text;
     }
@@ -101,7 +107,18 @@ function decodeSteps(steps: Record<string, string>, sj: SuperJSONLike): Record<s
   return out;
 }
 
-function resultOf(record: StoredRecord, sj: SuperJSONLike): { result: unknown; decoded: boolean } {
+function resultOf(
+  id: string,
+  stored: StoredRecord,
+  sj: SuperJSONLike,
+  cipher: Cipher | undefined,
+): { result: unknown; decoded: boolean } {
+  let record: StoredRecord;
+  try {
+    record = openRecord(stored, cipher && { cipher, recordId: id });
+  } catch {
+    return { result: stored.body, decoded: false }; // sealed with a key not given here, or tampered with
+  }
   if (record.status === 'ok') {
     const { value, decoded } = decodeStored(record.body, sj);
     return { result: value, decoded };
@@ -137,10 +154,12 @@ interface AdminDeps {
   flights: ReadonlyMap<string, { path: string; startedAt: number }>;
   headerName: string;
   superjson: SuperJSONLike;
+  /** With encryption on: stored results and steps are opened with it. */
+  cipher: Cipher | undefined;
 }
 
 /** inspect, forget and list over a store's optional admin methods. */
-export function createAdmin({ store, flights, headerName, superjson: sj }: AdminDeps): AdminApi {
+export function createAdmin({ store, flights, headerName, superjson: sj, cipher }: AdminDeps): AdminApi {
   const need = <K extends 'inspect' | 'forget' | 'locks'>(method: K): NonNullable<IdempotencyStore[K]> => {
     const fn = store[method];
     if (typeof fn !== 'function') throw adminNotSupported(method);
@@ -152,13 +171,13 @@ export function createAdmin({ store, flights, headerName, superjson: sj }: Admin
       const id = recordIdOf(ref, headerName);
       const inspect = need('inspect');
       const state: StoredState = await storeCall(() => inspect(id));
-      const steps = decodeSteps(state.steps, sj);
+      const steps = decodeSteps(id, state.steps, sj, cipher);
       if (state.record) {
         const { record, expiresAt } = state.record;
         return {
           state: 'done',
           status: record.status,
-          ...resultOf(record, sj),
+          ...resultOf(id, record, sj, cipher),
           storedAt: new Date(record.createdAt),
           expiresAt: new Date(expiresAt),
           fingerprint: record.fingerprint,

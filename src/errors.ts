@@ -14,6 +14,8 @@ export const IDEMPOTENCY_ERROR_CODES = {
   storeUnavailable: 'SERVICE_UNAVAILABLE',
   resultNotReplayable: 'PRECONDITION_FAILED',
   clientClosed: 'CLIENT_CLOSED_REQUEST',
+  recordUnreadable: 'INTERNAL_SERVER_ERROR',
+  anonymousRejected: 'UNAUTHORIZED',
   // A resolver's own mistakes, not the client's: codes that no hostile request can produce.
   stepNameReused: 'PRECONDITION_FAILED',
   stepNameInvalid: 'PRECONDITION_FAILED',
@@ -92,6 +94,23 @@ export function clientClosed(path: string): TRPCError {
   return new TRPCError({
     code: IDEMPOTENCY_ERROR_CODES.clientClosed,
     message: `The client went away while its call to "${path}" waited for the first call with this key; it stopped waiting. The first call goes on, and a retry with the same key gets its result.`,
+  });
+}
+
+export function recordUnreadable(path: string, cause: unknown): TRPCError {
+  return new TRPCError({
+    code: IDEMPOTENCY_ERROR_CODES.recordUnreadable,
+    message: `The stored result of the first call to "${path}" with this idempotency key failed its integrity check (tampered with, or sealed with a key missing from encryption.keys), so it is neither replayed nor run again. Operators: check encryption.keys and the store; a new key runs the operation again.`,
+    cause,
+  });
+}
+
+export function anonymousRejected(path: string, hadOption: boolean): TRPCError {
+  return new TRPCError({
+    code: IDEMPOTENCY_ERROR_CODES.anonymousRejected,
+    message: hadOption
+      ? `This idempotent call to "${path}" has neither a user id nor an anonymous session id (the anonymous option returned none), so it cannot be scoped to its caller. Sign in, or send the session or device id the server reads.`
+      : `This idempotent call to "${path}" has no user id, and anonymous callers are rejected by default so that none can read another's result. Sign in; or, on the server, set createIdempotency's \`anonymous\` option to \`(ctx) => sessionId\` (scope by session or device) or to 'shared' (one scope for every anonymous caller).`,
   });
 }
 

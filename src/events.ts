@@ -6,11 +6,24 @@
  * - `conflict`: gave up waiting after `waitTimeoutMs` (CONFLICT);
  * - `mismatch`: the key was used with a different input (UNPROCESSABLE_CONTENT);
  * - `store-error`: the store failed; `error` says how;
- * - `lock-lost`: the lock expired or was taken while the resolver ran: the at-least-once window.
+ * - `lock-lost`: the lock expired or was taken while the resolver ran: the at-least-once window;
+ * - `integrity-error`: a stored record failed to open (tampered with, or an unknown encryption
+ *   key): it was neither replayed nor run again; `error` says why;
+ * - `not-replicated`: the resolver ran and its record was stored, but fewer replicas than
+ *   `redisStore`'s `replicas.count` acknowledged it in time: a failover now could lose it.
  */
 export interface IdempotencyEvent {
   /** What happened; see the list above. */
-  type: 'hit' | 'miss' | 'wait' | 'conflict' | 'mismatch' | 'store-error' | 'lock-lost';
+  type:
+    | 'hit'
+    | 'miss'
+    | 'wait'
+    | 'conflict'
+    | 'mismatch'
+    | 'store-error'
+    | 'lock-lost'
+    | 'integrity-error'
+    | 'not-replicated';
   /** The procedure path, such as `orders.create`. */
   path: string;
   /** The scoped record id: a hash of user, path and key, safe to log. */
@@ -19,7 +32,7 @@ export interface IdempotencyEvent {
   durationMs: number;
   /** For `wait` and `conflict`: how long this call waited, in ms. */
   waitedMs?: number;
-  /** For `store-error` and `lock-lost`: what went wrong. */
+  /** For `store-error`, `lock-lost` and `integrity-error`: what went wrong. */
   error?: unknown;
   /** The time this library added to the call, in ms: `durationMs` less the resolver's run and any wait. */
   overheadMs?: number;

@@ -1,15 +1,17 @@
 import { type AnyRouter, experimental_trpcMiddleware, TRPCError, type TRPCMiddlewareBuilder } from '@trpc/server';
 import { type AdminApi, createAdmin } from './admin';
+import { anonymousScope } from './anonymous';
 import { deadline } from './deadline';
 import { executionScope, type IdempotencyScope, keylessScope } from './durable/scope';
-import { clientClosed, inputMismatch, keyRequired, stillRunning, storeUnavailable } from './errors';
+import { clientClosed, inputMismatch, keyRequired, recordUnreadable, stillRunning, storeUnavailable } from './errors';
 import type { IdempotencyEvent } from './events';
-import { type IdempotencyContext, parseKey, scopeKey, type UserId } from './key';
+import { type CallerScope, type IdempotencyContext, parseKey, scopeKey } from './key';
 import { type IdempotencyOptions, resolveOptions } from './options';
 import { type CallPolicy, fingerprintOf, policies } from './policy';
-import { type CallOutcome, recordFor, replay, type StoredRecord } from './record';
+import { type CallOutcome, openRecord, recordFor, replay, type StoredRecord } from './record';
 import { markReplayed } from './replay-header';
 import { CONFLICT_RETRY_AFTER_MS, setRetryAfter } from './retry-after';
+import { NotReplicatedError } from './store/replication';
 import type { Claim, Lease, Watch } from './store/store';
 
 /** A waiter re-checks this long after the lock's TTL ran out, to take over from a crashed holder. */
@@ -104,7 +106,7 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
     }
     const startedAt = performance.now();
     const call: Call<Awaited<ReturnType<typeof runKeyless>>> = {
-      id: scopeKey(userIdOf(opts.ctx), opts.path, sent.key),
+      id: scopeKey(userIdOf(opts.ctx, opts.path), opts.path, sent.key),
       path: opts.path,
       policy: callPolicy,
       fingerprint: fingerprintOf(await opts.getRawInput(), callPolicy, opts.path, config.superjson),
@@ -141,12 +143,18 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
       superjson: config.superjson,
       mismatch: () => inputMismatch(config.headerName, call.path),
       onStoreError: (error) => emit(call, 'store-error', { error }),
+      cipher: config.cipher,
+      unreadable: (error) => {
+        emit(call, 'integrity-error', { error });
+        return recordUnreadable(call.path, error);
+      },
     });
   }
 
-  function userIdOf(ctx: unknown): UserId {
+  function userIdOf(ctx: unknown, path: string): CallerScope {
     const id = config.getUserId(ctx);
-    if (id === null || id === undefined || USER_ID_TYPES.has(typeof id)) return id;
+    if (id === null || id === undefined) return anonymousScope(config.anonymous, ctx, path);
+    if (USER_ID_TYPES.has(typeof id)) return id;
     throw new TRPCError({
       code: 'INTERNAL_SERVER_ERROR',
       message: `getUserId returned a ${typeof id}; return a string or number id, or undefined for anonymous callers.`,
@@ -260,6 +268,7 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
       maxResultBytes: config.maxResultBytes,
       cacheErrors: call.policy.cacheErrors,
       superjson: config.superjson,
+      sealWith: sealing(call.id),
     });
     // What this process's waiters get: the record, unless another holder's is the one stored.
     let shared = record;
@@ -275,7 +284,7 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
       }
     } catch (error) {
       // The resolver ran: return its result rather than invite a retry that would run it again.
-      emit(call, 'store-error', { error });
+      emit(call, error instanceof NotReplicatedError ? 'not-replicated' : 'store-error', { error });
     }
     emit(call, 'miss');
     return { answer: { kind: 'ran', result } as Answer<R>, record: shared };
@@ -308,7 +317,20 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
     };
   }
 
-  function fromRecord<R>(call: Call<R>, record: StoredRecord, type: 'hit' | 'wait'): Answer<R> {
+  /** With encryption on, how record bodies of this record id are sealed and opened. */
+  function sealing(id: string) {
+    return config.cipher && { cipher: config.cipher, recordId: id };
+  }
+
+  function fromRecord<R>(call: Call<R>, stored: StoredRecord, type: 'hit' | 'wait'): Answer<R> {
+    let record: StoredRecord;
+    try {
+      record = openRecord(stored, sealing(call.id));
+    } catch (error) {
+      // Never replayed, and never run again: the operation may well have happened.
+      emit(call, 'integrity-error', { error });
+      throw recordUnreadable(call.path, error);
+    }
     if (record.fingerprint !== call.fingerprint) {
       emit(call, 'mismatch');
       throw inputMismatch(config.headerName, call.path);
@@ -386,7 +408,13 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
       return flights.size;
     },
     checkRouter: policy.checkRouter,
-    ...createAdmin({ store, flights, headerName: config.headerName, superjson: config.superjson }),
+    ...createAdmin({
+      store,
+      flights,
+      headerName: config.headerName,
+      superjson: config.superjson,
+      cipher: config.cipher,
+    }),
   };
 }
 

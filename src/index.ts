@@ -1,5 +1,7 @@
 export type { CallRef, InFlightListing, Inspection } from './admin';
+export type { AnonymousOption } from './anonymous';
 export type { IdempotencyScope } from './durable/scope';
+export type { EncryptionKey, EncryptionOptions } from './encryption';
 export { IDEMPOTENCY_ERROR_CODES, IdempotencyConfigError } from './errors';
 export type { IdempotencyEvent } from './events';
 export { createIdempotency, type Idempotency } from './idempotency';
@@ -10,6 +12,7 @@ export type { ConcurrentDuplicates, IdempotencyMeta, IdempotencyPolicy } from '.
 export type { StoredRecord } from './record';
 export { REPLAY_HEADER } from './replay-header';
 export { CONFLICT_RETRY_AFTER_MS, type IdempotencyErrorData, idempotencyErrorData } from './retry-after';
+export { EvictionPolicyWarning } from './store/maxmemory';
 export { type MemoryStoreOptions, memoryStore } from './store/memory';
 export { type RedisStoreOptions, redisStore } from './store/redis';
 export type {

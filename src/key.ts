@@ -91,6 +91,9 @@ export function parseKey(raw: unknown, headerName: string, batchIndex = 0): Sent
 /** A user id as `getUserId` may return it; null or undefined means anonymous. */
 export type UserId = string | number | bigint | null | undefined;
 
+/** Who a record belongs to: a user id, or an anonymous caller's session (see the `anonymous` option). */
+export type CallerScope = UserId | { anonymous: string };
+
 /** `crypto.hash` (Node 20.12+) is the one-shot form: a third of the cost of a Hash object. */
 const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'base64url') => string }).hash;
 
@@ -102,8 +105,9 @@ function hash(text: string): string {
  * The record id for one (user, procedure, key). JSON-encoding the tuple before hashing keeps it
  * unambiguous: user `a:b` + key `c` and user `a` + key `b:c` are different tuples.
  */
-export function scopeKey(userId: UserId, path: string, key: string): string {
-  const user = userId === null || userId === undefined ? null : String(userId);
+export function scopeKey(userId: CallerScope, path: string, key: string): string {
+  // A session is encoded as an object, so that it never matches a user id of the same text.
+  const user = userId === null || userId === undefined ? null : typeof userId === 'object' ? userId : String(userId);
   return hash(JSON.stringify([user, path, key]));
 }
 

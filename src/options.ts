@@ -1,5 +1,7 @@
 import type { TRPCError } from '@trpc/server';
 import { z } from 'zod';
+import type { AnonymousOption } from './anonymous';
+import { type Cipher, createCipher, type EncryptionOptions } from './encryption';
 import { IdempotencyConfigError } from './errors';
 import type { IdempotencyEvent } from './events';
 import { type IdempotencyContext, readKeyHeader, type UserId } from './key';
@@ -45,7 +47,7 @@ interface CommonOptions<TContext> {
   cacheQueries?: boolean;
   /** Which errors to store and replay. Default: none, so a failed call can be retried and run again. */
   cacheErrors?: (error: TRPCError) => boolean;
-  /** The user a key belongs to. Default `ctx.user?.id`; null or undefined means anonymous. */
+  /** The user a key belongs to. Default `ctx.user?.id`; null or undefined means anonymous (see `anonymous`). */
   getUserId?: (ctx: TContext) => UserId;
   /** Called for every hit, miss, wait, conflict, mismatch, store error and lost lock. Default: none. Errors it throws are ignored. */
   onEvent?: (event: IdempotencyEvent) => void;
@@ -71,6 +73,17 @@ interface CommonOptions<TContext> {
   concurrent?: ConcurrentDuplicates;
   /** Traces and metrics: `otel()` from `trpc-idempotency/otel`. Default: none. */
   telemetry?: IdempotencyTelemetry;
+  /**
+   * Encrypts stored results at rest (AES-256-GCM): `{ keys: [current, ...previous] }`. New records
+   * use the first key; older ones still open with the others. Default: none (stored in clear).
+   */
+  encryption?: EncryptionOptions;
+  /**
+   * Keyed calls from callers without a user id: `'reject'` (default, UNAUTHORIZED), a function
+   * returning their session or device id to scope them by, or `'shared'`: one scope for every
+   * anonymous caller, where anyone with the same key and input gets the stored result (opt-in).
+   */
+  anonymous?: AnonymousOption<TContext>;
 }
 
 /** Node's longest timer (about 24.8 days): a longer one fires after 1 ms. */
@@ -115,6 +128,13 @@ const schema = z
     telemetry: z
       .custom<IdempotencyTelemetry>(isTelemetry, { message: 'expected otel() from trpc-idempotency/otel' })
       .optional(),
+    // Checked in full by createCipher, which says what a key must be.
+    encryption: z
+      .custom<EncryptionOptions>((v) => typeof v === 'object' && v !== null, {
+        message: 'expected { keys: [currentKey, ...previousKeys] }',
+      })
+      .optional(),
+    anonymous: z.union([z.literal('reject'), z.literal('shared'), fn('(ctx) => sessionId')]).default('reject'),
   })
   .strict();
 
@@ -155,5 +175,7 @@ export function resolveOptions<TContext>(options: IdempotencyOptions<TContext>) 
     getKey: (options.getKey ?? ((ctx: unknown) => readKeyHeader(ctx, headerName))) as (ctx: unknown) => unknown,
     onEvent: options.onEvent,
     fingerprint: parsed.fingerprint as ((input: unknown) => unknown) | undefined,
+    anonymous: parsed.anonymous as AnonymousOption<never>,
+    cipher: parsed.encryption ? createCipher(parsed.encryption) : (undefined as Cipher | undefined),
   };
 }

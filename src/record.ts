@@ -1,5 +1,6 @@
 import type { TRPC_ERROR_CODE_KEY } from '@trpc/server';
 import { TRPCError } from '@trpc/server';
+import { type Cipher, isSealed, SealedTextError } from './encryption';
 import { resultNotReplayable } from './errors';
 import { isPlainJson } from './plain-json';
 import { defaultSuperJSON, type SuperJSONLike } from './superjson';
@@ -63,6 +64,40 @@ interface RecordOptions {
   cacheErrors: (error: TRPCError) => boolean;
   /** Default: superjson's default export. */
   superjson?: SuperJSONLike;
+  /** With encryption on: the body is sealed for this record id before it leaves the process. */
+  sealWith?: Sealing;
+}
+
+/** The cipher, and the record id a body is sealed for. */
+export interface Sealing {
+  cipher: Cipher;
+  recordId: string;
+}
+
+/**
+ * What a sealed body is bound to: its record id, status and fingerprint. A body moved to another
+ * record (another user's), or a status or fingerprint changed beside it, then fails to open.
+ */
+const sealContext = (record: StoredRecord, recordId: string) => `${recordId}\n${record.status}\n${record.fingerprint}`;
+
+function sealed(record: StoredRecord | null, sealing: Sealing | undefined): StoredRecord | null {
+  if (!record || !sealing) return record;
+  record.body = sealing.cipher.seal(record.body, sealContext(record, sealing.recordId));
+  return record;
+}
+
+/**
+ * The record with its body opened, when encryption is on. Throws {@link SealedTextError} for a
+ * record that must not be replayed: tampered, sealed with an unknown key, written in clear while
+ * encryption is on, or sealed while it is off.
+ */
+export function openRecord(record: StoredRecord, sealing: Sealing | undefined): StoredRecord {
+  if (!sealing) {
+    if (isSealed(record.body)) throw new SealedTextError('the record is encrypted, but no encryption keys are set');
+    return record;
+  }
+  const body = sealing.cipher.open(record.body, sealContext(record, sealing.recordId));
+  return { ...record, body };
 }
 
 /** Built as a literal: an object spread here cost more than the JSON it carries. */
@@ -96,8 +131,12 @@ function keeps(cacheErrors: (error: TRPCError) => boolean, error: TRPCError): bo
   }
 }
 
-/** Builds the record for a finished call, or null when nothing should be stored. */
+/** Builds the record for a finished call (sealed, with encryption on), or null when nothing should be stored. */
 export function recordFor(outcome: CallOutcome, options: RecordOptions): StoredRecord | null {
+  return sealed(plainRecordFor(outcome, options), options.sealWith);
+}
+
+function plainRecordFor(outcome: CallOutcome, options: RecordOptions): StoredRecord | null {
   if (!outcome.ok) {
     if (!keeps(options.cacheErrors, outcome.error)) return null;
     const { code, message } = outcome.error;

@@ -13,7 +13,9 @@ export function createContext({ req, res }: { req: IncomingMessage; res: ServerR
 }
 
 const t = initTRPC.context<typeof createContext>().create({ transformer: superjson });
-const idempotency = createIdempotency({ store: memoryStore() }); // redisStore({ redis }) across processes
+// anonymous: 'shared' lets callers without a token share one scope (fine for this demo); in production
+// scope them by session, `anonymous: (ctx) => ctx.sessionId`, or leave the default, which rejects them.
+const idempotency = createIdempotency({ store: memoryStore(), anonymous: 'shared' }); // redisStore({ redis }) across processes
 
 export const appRouter = t.router({
   createOrder: t.procedure

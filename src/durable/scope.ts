@@ -1,10 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { TRPCError } from '@trpc/server';
+import { type Cipher, SealedTextError } from '../encryption';
 import { stepLockLost, stepNameInvalid, stepNameReused, stepsUnsupported, storeUnavailable } from '../errors';
 import type { SqlAdapter } from '../sql/adapter';
 import type { IdempotencyStore, Lease, StepSave } from '../store/store';
 import type { SuperJSONLike } from '../superjson';
-import { decodeStepValue, encodeStepValue } from './codec';
+import { decodeStepValue, encodeStepValue, stepSealing } from './codec';
 
 /**
  * `ctx.idempotency`: what the middleware hands every resolver it runs, with or without a key.
@@ -47,6 +48,10 @@ export interface ExecutionInfo {
   mismatch: () => TRPCError;
   /** A store failure the call goes on after (reported as a `store-error` event). */
   onStoreError: (error: unknown) => void;
+  /** With encryption on: step values are sealed for their record id and name. */
+  cipher?: Cipher | undefined;
+  /** The error for a stored step value that fails to open (reported as an `integrity-error` event). */
+  unreadable?: (error: unknown) => TRPCError;
 }
 
 const MAX_NAME_LENGTH = 100;
@@ -90,6 +95,17 @@ export function keylessScope(path: string): IdempotencyScope {
 export function executionScope(info: ExecutionInfo): IdempotencyScope {
   const { id, path, store, lease, ttlSeconds, superjson } = info;
   const used = new Set<string>();
+  const sealing = (name: string) => stepSealing(info.cipher, id, name);
+  const encoded = (value: unknown, name: string) => encodeStepValue(value, superjson, sealing(name));
+  /** A stored value that fails to open is never used, and its step never runs again. */
+  function decoded<T>(text: string, name: string): T {
+    try {
+      return decodeStepValue<T>(text, superjson, sealing(name));
+    } catch (error) {
+      if (error instanceof SealedTextError && info.unreadable) throw info.unreadable(error);
+      throw error;
+    }
+  }
   let earlier: Promise<Map<string, string>> | undefined;
 
   /** Names are unique per execution: a second "charge" must not silently replay the first. */
@@ -117,11 +133,11 @@ export function executionScope(info: ExecutionInfo): IdempotencyScope {
       const { readSteps, saveStep } = store;
       if (!readSteps || !saveStep) throw stepsUnsupported(path);
       const stored = (await loadEarlier(readSteps.bind(store))).get(checked);
-      if (stored !== undefined) return decodeStepValue<T>(stored, superjson);
+      if (stored !== undefined) return decoded<T>(stored, checked);
       const value = await fn();
       let saved: StepSave;
       try {
-        saved = await saveStep.call(store, lease, checked, encodeStepValue(value, superjson), ttlSeconds);
+        saved = await saveStep.call(store, lease, checked, encoded(value, checked), ttlSeconds);
       } catch (error) {
         // fn ran: go on with its value rather than fail a call whose retry would run it again.
         info.onStoreError(error);
@@ -129,7 +145,7 @@ export function executionScope(info: ExecutionInfo): IdempotencyScope {
       }
       // Another holder took over: stop here, before this stale execution does more.
       if (saved.status === 'lost') throw stepLockLost(path);
-      return saved.status === 'exists' ? decodeStepValue<T>(saved.value, superjson) : value;
+      return saved.status === 'exists' ? decoded<T>(saved.value, checked) : value;
     },
 
     stepKey: (name) => derivedKey(id, checkName(path, name)),
@@ -141,12 +157,12 @@ export function executionScope(info: ExecutionInfo): IdempotencyScope {
         { recordId: id, name: checked, fingerprint: info.fingerprint, ttlSeconds },
         async (tx) => {
           value = await fn(tx);
-          return encodeStepValue(value, superjson);
+          return encoded(value, checked);
         },
       );
       if (recorded.fingerprint !== info.fingerprint) throw info.mismatch();
       // fn's own value when it committed; otherwise the committed one (fn did not run, or rolled back).
-      return recorded.ran ? (value as T) : decodeStepValue<T>(recorded.result, superjson);
+      return recorded.ran ? (value as T) : decoded<T>(recorded.result, checked);
     },
   };
 }

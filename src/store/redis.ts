@@ -6,12 +6,14 @@ import { z } from 'zod';
 import { parseOptions, timerMs } from '../options';
 import { decodeRecord, encodeRecord, type StoredRecord } from '../record';
 import { ScriptBatcher } from './batch';
-import { bounded, whenReady } from './bounded';
+import { bounded, StoreUnavailableError, whenReady } from './bounded';
+import { checkEvictionPolicy, emitProcessWarning, type WarningHandler } from './maxmemory';
 import { Notifier } from './notifier';
 import { QuorumLock } from './quorum';
 import { RecordCache } from './record-cache';
 import { redisAdmin } from './redis-admin';
-import { type BatchableScript, CLAIM, COMPLETE, RELEASE, SAVE_STEP } from './scripts';
+import { acknowledgement, NotReplicatedError, type ReplicaAcknowledgement, runReplicated } from './replication';
+import { type BatchableScript, CLAIM, COMPLETE, type LuaScript, RELEASE, SAVE_STEP } from './scripts';
 import type { Claim, IdempotencyStore, Lease, StepSave } from './store';
 import { mapWatch } from './watch';
 
@@ -44,6 +46,20 @@ export interface RedisStoreOptions {
    * reads Redis, e.g. if you delete records by hand).
    */
   cache?: { maxEntries?: number; maxBytes?: number } | false;
+  /**
+   * Receives advice about the server, once per store: today, a `maxmemory-policy` under which Redis
+   * may evict locks and records (an `EvictionPolicyWarning`). Default: `process.emitWarning`.
+   */
+  onWarning?: (warning: Error) => void;
+  /**
+   * Asks Redis to acknowledge writes on `count` replicas (WAIT, pipelined with the write) before
+   * they count: the lock before the resolver runs (short of it, the call fails closed with
+   * SERVICE_UNAVAILABLE), and the record before it is reported stored (short of it, the result is
+   * returned and `onEvent` gets `not-replicated`). A failover then cannot lose an acknowledged lock.
+   * `timeoutMs` (default: half of commandTimeoutMs) must be shorter than commandTimeoutMs.
+   * Single-node Redis (including one reached through Sentinel) without `lockClients` only.
+   */
+  replicas?: { count: number; timeoutMs?: number };
 }
 
 const client = z.custom<Redis | Cluster>(
@@ -86,6 +102,13 @@ const schema = z
           .strict(),
       ])
       .default({ maxEntries: 10_000, maxBytes: 16 * 1024 * 1024 }),
+    replicas: z
+      .object({ count: z.number().int().min(1), timeoutMs: timerMs(1, 'must be at least 1 ms').optional() })
+      .strict()
+      .optional(),
+    onWarning: z
+      .custom<WarningHandler>((v) => typeof v === 'function', { message: 'expected a function (warning) => void' })
+      .optional(),
   })
   .strict();
 
@@ -110,12 +133,18 @@ export function redisStore(options: RedisStoreOptions): IdempotencyStore {
     prefix,
     commandTimeoutMs: timeoutMs,
     cache: cacheOptions,
+    onWarning,
+    replicas: replicaOptions,
   } = parseOptions(schema, options, 'redisStore');
+  // Once per store, off the request path: may these servers evict our locks and records?
+  for (const c of new Set([redis, ...(lockClients ?? [])]))
+    void checkEvictionPolicy(c, onWarning ?? emitProcessWarning);
   const cache = new RecordCache(cacheOptions ? cacheOptions.maxEntries : 0, cacheOptions ? cacheOptions.maxBytes : 0);
   // With the record store as the only lock member, claim and lock are one script (one round trip).
   const fused = !lockClients || (lockClients.length === 1 && lockClients[0] === redis);
   const quorum = new QuorumLock(fused ? [redis] : (lockClients ?? [redis]), timeoutMs);
   const notifier = new Notifier(redis, timeoutMs);
+  const replicas = replicaOptions && acknowledgement(replicaOptions, timeoutMs, fused, redis);
   const scripts = new ScriptBatcher(redis);
 
   const keys = (id: string) => {
@@ -146,6 +175,23 @@ export function redisStore(options: RedisStoreOptions): IdempotencyStore {
     );
   }
 
+  /**
+   * A write the replicas must acknowledge: the script and WAIT in one round trip, within `timeoutMs`
+   * all told. `short`: fewer replicas than asked acknowledged it in time.
+   */
+  async function replicated(
+    acks: ReplicaAcknowledgement,
+    lua: LuaScript,
+    keys: string[],
+    args: (string | number)[],
+  ): Promise<{ reply: unknown; short: boolean }> {
+    const startedAt = performance.now();
+    if (redis.status !== 'ready') await whenReady(redis, timeoutMs, lua.name);
+    const left = timeoutMs - (performance.now() - startedAt);
+    const { reply, acknowledged } = await runReplicated(redis as Redis, lua, keys, args, acks, left);
+    return { reply, short: acknowledged < acks.count };
+  }
+
   /** A record already replayed or stored in this process: no round trip at all. */
   function cached(id: string): Claim | undefined {
     const record = cache.get(id);
@@ -165,8 +211,10 @@ export function redisStore(options: RedisStoreOptions): IdempotencyStore {
     const token = randomUUID(); // drawn from a pooled entropy buffer: cheaper than randomBytes per call
     const start = Date.now();
     let reply: unknown;
+    let short = false;
     try {
-      reply = await script(CLAIM, [k.record, k.lock], [token, ttlMs]);
+      if (replicas) ({ reply, short } = await replicated(replicas, CLAIM, [k.record, k.lock], [token, ttlMs]));
+      else reply = await script(CLAIM, [k.record, k.lock], [token, ttlMs]);
     } catch (error) {
       // A timed-out claim may still run from ioredis' offline queue; a release queued behind it
       // keeps it from stranding a lock nobody will complete.
@@ -176,6 +224,13 @@ export function redisStore(options: RedisStoreOptions): IdempotencyStore {
     const [status, value, pttl] = reply as [number, string | number | undefined, number | undefined];
     if (status === 1) return found(id, String(value), Number(pttl));
     if (status === 2) return { status: 'busy', retryAfterMs: Number(value) > 0 ? Number(value) : ttlMs };
+    if (short) {
+      // A failover now could hand the lock to nobody, and a duplicate would run too: fail closed.
+      scripts.run(RELEASE, [k.lock], [token, k.channel], timeoutMs).catch(() => {});
+      throw new StoreUnavailableError(
+        `the lock was not acknowledged by ${replicas?.count} replica(s) within ${replicas?.timeoutMs} ms`,
+      );
+    }
     const drift = Math.round(ttlMs * 0.01) + 2; // as redlock counts it
     const lease: RedisLease = { id, token, lockKey: k.lock, expiresAt: start + ttlMs - drift };
     return { status: 'claimed', lease };
@@ -221,13 +276,22 @@ export function redisStore(options: RedisStoreOptions): IdempotencyStore {
     async complete(lease, record: StoredRecord, ttlSeconds) {
       const k = keys(lease.id);
       const text = encodeRecord(record);
-      const stored = await script(COMPLETE, [k.record, k.lock], [lease.token, text, ttlSeconds, k.channel]);
+      const completeKeys = [k.record, k.lock];
+      const completeArgs = [lease.token, text, ttlSeconds, k.channel];
+      const { reply: stored, short } = replicas
+        ? await replicated(replicas, COMPLETE, completeKeys, completeArgs)
+        : { reply: await script(COMPLETE, completeKeys, completeArgs), short: false };
       const { lock } = lease as RedisLease;
       if (!fused && lock) {
         // Off the critical path: waiters were woken by the PUBLISH, which carried the record.
         quorum.release(lock).catch(() => {});
       }
       if (stored === 1) cache.set(lease.id, text, ttlSeconds * 1000);
+      if (stored === 1 && short) {
+        throw new NotReplicatedError(
+          `the record was stored, but not acknowledged by ${replicas?.count} replica(s) within ${replicas?.timeoutMs} ms: a failover now could lose it`,
+        );
+      }
       return stored === 1;
     },
 

@@ -33,8 +33,8 @@ export function makeShop(store: IdempotencyStore, { errorData = true } = {}) {
   const onEvent = (event: { type: string }) => {
     if (event.type === 'conflict') events.conflict += 1;
   };
-  const patient = createIdempotency<ShopContext>({ store, onEvent });
-  const impatient = createIdempotency<ShopContext>({ store, onEvent, waitTimeoutMs: 200 });
+  const patient = createIdempotency<ShopContext>({ anonymous: 'shared', store, onEvent });
+  const impatient = createIdempotency<ShopContext>({ anonymous: 'shared', store, onEvent, waitTimeoutMs: 200 });
   const order = z.object({ item: z.string() });
   const router = t.router({
     createOrder: t.procedure

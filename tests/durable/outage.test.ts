@@ -25,7 +25,9 @@ describe('steps during a Redis outage', () => {
     const runs = { charge: 0 };
     const t = initTRPC.context<{ headers: Record<string, string> }>().create();
     const store = redisStore({ redis, commandTimeoutMs: 200, cache: false });
-    const procedure = t.procedure.use(createIdempotency({ store, onEvent: (e) => events.push(e) }).middleware);
+    const procedure = t.procedure.use(
+      createIdempotency({ anonymous: 'shared', store, onEvent: (e) => events.push(e) }).middleware,
+    );
     const router = t.router({
       charge: procedure.mutation(async ({ ctx }) => {
         return ctx.idempotency.step('charge', () => {

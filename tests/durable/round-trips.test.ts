@@ -34,7 +34,9 @@ describe('Redis round trips of steps', () => {
 
   function app() {
     const t = initTRPC.context<{ headers: Record<string, string> }>().create();
-    const procedure = t.procedure.use(createIdempotency({ store: redisStore({ redis, cache: false }) }).middleware);
+    const procedure = t.procedure.use(
+      createIdempotency({ anonymous: 'shared', store: redisStore({ redis, cache: false }) }).middleware,
+    );
     const router = t.router({
       steps: procedure.input(z.number()).mutation(async ({ ctx, input }) => {
         let sum = 0;

@@ -38,7 +38,9 @@ const countOrders = async (k: string) =>
 function makeOrderApp<Tx>(adapter: SqlAdapter<Tx>, insert: (tx: Tx, sku: string, k: string) => Promise<number>) {
   const runs = { fn: 0, failNext: false };
   const t = initTRPC.context<{ headers: Record<string, string> }>().create({ transformer: superjson });
-  const procedure = t.procedure.use(createIdempotency({ store: memoryStore(), lockTtlMs: 2_000 }).middleware);
+  const procedure = t.procedure.use(
+    createIdempotency({ anonymous: 'shared', store: memoryStore(), lockTtlMs: 2_000 }).middleware,
+  );
   const router = t.router({
     order: procedure.input(z.object({ sku: z.string(), k: z.string() })).mutation(async ({ ctx, input }) => {
       const order = await ctx.idempotency.transaction(adapter, async (tx) => {

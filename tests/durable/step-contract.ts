@@ -23,7 +23,9 @@ function makeStepApp(store: IdempotencyStore) {
   const runs = { charge: 0, email: 0, resolver: 0 };
   const keys: string[] = [];
   const t = initTRPC.context<TestContext>().create({ transformer: superjson });
-  const procedure = t.procedure.use(createIdempotency<TestContext>({ store, lockTtlMs: 2_000 }).middleware);
+  const procedure = t.procedure.use(
+    createIdempotency<TestContext>({ anonymous: 'shared', store, lockTtlMs: 2_000 }).middleware,
+  );
   const input = z.object({ amount: z.number(), failAfter: z.boolean().default(false), twice: z.boolean().optional() });
   const router = t.router({
     checkout: procedure.input(input).mutation(async ({ ctx, input }) => {

@@ -61,7 +61,7 @@ describe('a custom store without step methods', () => {
     const t = initTRPC.context<{ headers: Record<string, string> }>().create();
     const router = t.router({
       pay: t.procedure
-        .use(createIdempotency({ store }).middleware)
+        .use(createIdempotency({ anonymous: 'shared', store }).middleware)
         .mutation(({ ctx }) => ctx.idempotency.step('charge', () => 1)),
     });
     const caller = t.createCallerFactory(router)({ headers: { 'idempotency-key': 'k1' } });
@@ -76,7 +76,7 @@ describe('a custom store without step methods', () => {
 describe('step names', () => {
   it('rejects an empty or over-long name, or one that is not a string, with PRECONDITION_FAILED', async () => {
     const t = initTRPC.context<{ headers: Record<string, string> }>().create();
-    const procedure = t.procedure.use(createIdempotency({ store: memoryStore() }).middleware);
+    const procedure = t.procedure.use(createIdempotency({ anonymous: 'shared', store: memoryStore() }).middleware);
     const router = t.router({
       named: procedure
         .input((v) => v as unknown)

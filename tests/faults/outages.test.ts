@@ -29,7 +29,12 @@ describe('Redis outages with ioredis on default options', () => {
 
   const t = initTRPC.context<Ctx>().create();
   const makeCaller = (store: IdempotencyStore, lockTtlMs = 10_000) => {
-    const idempotency = createIdempotency<Ctx>({ store, lockTtlMs, onEvent: (e) => events.push(e) });
+    const idempotency = createIdempotency<Ctx>({
+      store,
+      lockTtlMs,
+      anonymous: 'shared',
+      onEvent: (e) => events.push(e),
+    });
     const router = t.router({
       pay: t.procedure
         .use(idempotency.middleware)

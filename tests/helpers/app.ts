@@ -31,6 +31,8 @@ export function makeApp(options: IdempotencyOptions<TestContext>) {
   const runs = { createOrder: 0, slow: 0, fail: 0, big: 0, lookup: 0, other: 0 };
   const t = initTRPC.context<TestContext>().create({ transformer: superjson });
   const idempotency = createIdempotency<TestContext>({
+    // These tests call as `null` meaning one scope shared by every anonymous caller (round 1's rule).
+    anonymous: 'shared',
     ...options,
     onEvent: (event) => {
       events.push(event);

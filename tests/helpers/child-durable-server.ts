@@ -32,6 +32,7 @@ const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 20 });
 pool.on('error', () => {});
 const store = redisStore({ redis });
 const idempotency = createIdempotency<DurableContext>({
+  anonymous: 'shared',
   store,
   lockTtlMs: config.lockTtlMs,
   waitTimeoutMs: config.waitTimeoutMs,

@@ -6,6 +6,8 @@
  *   <- { type: 'stats', id }     <- { type: 'close' }
  */
 import type { AddressInfo } from 'node:net';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { createHTTPServer } from '@trpc/server/adapters/standalone';
 import { Cluster, Redis } from 'ioredis';
 import { createIdempotency, type IdempotencyEvent, redisStore } from '../../src';
@@ -22,6 +24,10 @@ export interface ChildConfig {
   waitTimeoutMs?: number;
   commandTimeoutMs?: number;
   maxResultBytes?: number;
+  /** Base64 AES-256 keys for `encryption` (current first); omitted: records in clear. */
+  encryptionKeys?: string[];
+  /** redisStore's record cache; omitted: its default. */
+  cache?: { maxEntries: number };
 }
 
 /** Serializable copy of an event for the parent (errors become their message). */
@@ -37,6 +43,8 @@ export interface ChildStats {
   inFlight: number;
   resources: string[];
   rssBytes: number;
+  /** V8 heap in use right after a forced full GC: what a leak grows, unlike RSS. */
+  heapUsedAfterGcBytes: number;
   /** Listener counts on every ioredis client this process made, summed by event name. */
   redisListeners: Record<string, number>;
 }
@@ -61,12 +69,16 @@ const store = redisStore({
   redis,
   ...(lockClients ? { lockClients } : {}),
   ...(config.commandTimeoutMs ? { commandTimeoutMs: config.commandTimeoutMs } : {}),
+  ...(config.cache ? { cache: config.cache } : {}),
 });
 const idempotency = createIdempotency<ChildContext>({
   store,
+  // Calls without x-user share one anonymous scope, as the multi-process tests mean.
+  anonymous: 'shared',
   ...(config.lockTtlMs ? { lockTtlMs: config.lockTtlMs } : {}),
   ...(config.waitTimeoutMs ? { waitTimeoutMs: config.waitTimeoutMs } : {}),
   ...(config.maxResultBytes ? { maxResultBytes: config.maxResultBytes } : {}),
+  ...(config.encryptionKeys ? { encryption: { keys: config.encryptionKeys } } : {}),
   onEvent: (event) => {
     const { error, ...rest } = event;
     const copy: ChildEvent = { ...rest, pid: process.pid };
@@ -83,6 +95,14 @@ const server = createHTTPServer({
   },
 });
 server.keepAliveTimeout = 1_000;
+
+// Full GCs on demand without --expose-gc on the command line (which tsx's loader would not pass on).
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+function heapAfterGc(): number {
+  gc();
+  return process.memoryUsage().heapUsed;
+}
 
 function listenerCounts(): Record<string, number> {
   const counts: Record<string, number> = {};
@@ -103,6 +123,7 @@ process.on('message', (message: { type: string; id?: number }) => {
       inFlight: idempotency.inFlight,
       resources: process.getActiveResourcesInfo(),
       rssBytes: process.memoryUsage().rss,
+      heapUsedAfterGcBytes: heapAfterGc(),
       redisListeners: listenerCounts(),
     };
     send(stats);

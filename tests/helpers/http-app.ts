@@ -38,8 +38,9 @@ export function makeHttpApp(store: IdempotencyStore, options: Partial<Idempotenc
   const keyHeaders: (string | null)[] = [];
   let held = gate();
   const t = initTRPC.context<HttpContext>().create({ transformer: superjson });
-  const idempotency = createIdempotency<HttpContext>({ ...options, store });
-  const impatient = createIdempotency<HttpContext>({ store, waitTimeoutMs: 100 });
+  // Calls without x-user share one anonymous scope, as these HTTP tests mean.
+  const idempotency = createIdempotency<HttpContext>({ anonymous: 'shared', ...options, store });
+  const impatient = createIdempotency<HttpContext>({ store, waitTimeoutMs: 100, anonymous: 'shared' });
   const procedure = t.procedure.use(idempotency.middleware);
   const item = z.object({ cartId: z.string(), sku: z.string() });
 

@@ -38,7 +38,7 @@ function appSuperJSON(): SuperJSON {
 async function serve(store: IdempotencyStore, sj: SuperJSON, pass: boolean) {
   const runs = { charge: 0 };
   const t = initTRPC.context<{ headers: Record<string, string | string[] | undefined> }>().create({ transformer: sj });
-  const idempotency = createIdempotency({ store, ...(pass ? { superjson: sj } : {}) });
+  const idempotency = createIdempotency({ store, anonymous: 'shared', ...(pass ? { superjson: sj } : {}) });
   const router = t.router({
     charge: t.procedure
       .use(idempotency.middleware)

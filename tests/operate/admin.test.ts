@@ -305,3 +305,23 @@ describe('admin calls on a Redlock quorum with one of three masters down', () =>
     }
   });
 });
+
+describe('inspect with encryption at rest', () => {
+  const key = (byte: number) => Buffer.alloc(32, byte);
+
+  it('opens the sealed result and steps with the keys the middleware has, and only with them', async () => {
+    const store = memoryStore();
+    const app = makePolicyApp(store, { encryption: { keys: [key(1)] } });
+    const ref = { userId: 'alice', path: 'charge', key: 'sealed-1' };
+    await app.caller('sealed-1').charge({ cents: 700 });
+    const found = await app.idempotency.inspect(ref);
+    expect(found).toMatchObject({ state: 'done', result: { charged: 1 }, decoded: true });
+    expect(found.state === 'done' && found.steps).toEqual({ charge: { at: new Date(0), cents: 700n, run: 1 } });
+
+    // Another key set over the same store: the record is shown as stored, never as plaintext.
+    const other = makePolicyApp(store, { encryption: { keys: [key(2)] } });
+    const sealed = await other.idempotency.inspect(ref);
+    expect(sealed).toMatchObject({ state: 'done', decoded: false });
+    expect(sealed.state === 'done' && JSON.stringify(sealed.result)).not.toContain('charged');
+  });
+});

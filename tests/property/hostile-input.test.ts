@@ -89,7 +89,7 @@ describe('hostile and random input (property-based)', () => {
   const t = initTRPC.context<Ctx>().create();
 
   function makeCaller(on: IdempotencyStore = store) {
-    const idempotency = createIdempotency<Ctx>({ store: on, maxResultBytes: MAX_RESULT_BYTES });
+    const idempotency = createIdempotency<Ctx>({ store: on, maxResultBytes: MAX_RESULT_BYTES, anonymous: 'shared' });
     const procedure = t.procedure.use(idempotency.middleware).input((v: unknown) => v);
     const echo = (path: Path) =>
       procedure.mutation(({ input, ctx }): Echo => {

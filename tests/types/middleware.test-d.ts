@@ -56,7 +56,15 @@ describe('middleware types', () => {
       onEvent: (event) => {
         expectTypeOf(event).toEqualTypeOf<IdempotencyEvent>();
         expectTypeOf(event.type).toEqualTypeOf<
-          'hit' | 'miss' | 'wait' | 'conflict' | 'mismatch' | 'store-error' | 'lock-lost'
+          | 'hit'
+          | 'miss'
+          | 'wait'
+          | 'conflict'
+          | 'mismatch'
+          | 'store-error'
+          | 'lock-lost'
+          | 'integrity-error'
+          | 'not-replicated'
         >();
       },
     });
