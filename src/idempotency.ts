@@ -3,6 +3,7 @@ import { deadline } from './deadline';
 import { clientClosed, inputMismatch, keyRequired, stillRunning, storeUnavailable } from './errors';
 import type { IdempotencyEvent } from './events';
 import { fingerprint, type IdempotencyContext, parseKey, scopeKey, type UserId } from './key';
+import { LeaseKeeper } from './lease-keeper';
 import { type IdempotencyOptions, resolveOptions } from './options';
 import { type CallOutcome, recordFor, replay, type StoredRecord } from './record';
 import { markReplayed } from './replay-header';
@@ -50,6 +51,9 @@ function joined(flight: Flight): Promise<StoredRecord | null> {
   return flight.done;
 }
 
+/** What a flight's waiters get: a record, nothing, or (replyBeforeStored) a record still being stored. */
+type Shared = StoredRecord | null | Promise<StoredRecord | null>;
+
 const USER_ID_TYPES = new Set(['string', 'number', 'bigint']);
 
 /**
@@ -63,6 +67,12 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
   const config = resolveOptions(options);
   const { store, lockTtlMs, ttlSeconds, waitTimeoutMs } = config;
   const flights = new Map<string, Flight>();
+  // One timer extends the locks of every running call (see lease-keeper.ts).
+  const leases = new LeaseKeeper<Call<unknown>>(
+    lockTtlMs,
+    (lease, ttlMs) => store.extend(lease, ttlMs),
+    (call, type, error) => emit(call, type, { error }),
+  );
 
   const middleware = experimental_trpcMiddleware<{ ctx: TContext }>().create(async (opts) => {
     if (opts.type === 'subscription' || (opts.type === 'query' && !config.cacheQueries)) return opts.next();
@@ -124,21 +134,28 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
     }
     const flight: Flight = {};
     flights.set(call.id, flight);
-    let shared: StoredRecord | null = null;
+    let shared: Shared = null;
     try {
       const led = await lead(call);
       shared = led.record;
       return led.answer;
     } finally {
-      flights.delete(call.id);
-      flight.settle?.(shared);
+      // A result still being stored (replyBeforeStored) keeps its flight until it is.
+      if (shared instanceof Promise) {
+        shared.then((record) => land(call.id, flight, record));
+      } else {
+        land(call.id, flight, shared);
+      }
     }
   }
 
+  function land(id: string, flight: Flight, record: StoredRecord | null): void {
+    flights.delete(id);
+    flight.settle?.(record);
+  }
+
   /** Claims the record id; replays, runs, or waits on the store's notifications and tries again. */
-  async function lead<R extends CallOutcome>(
-    call: Call<R>,
-  ): Promise<{ answer: Answer<R>; record: StoredRecord | null }> {
+  async function lead<R extends CallOutcome>(call: Call<R>): Promise<{ answer: Answer<R>; record: Shared }> {
     let watch: Watch | undefined;
     let waited = false;
     try {
@@ -177,23 +194,39 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
 
   /** Runs the resolver under the lease, keeps the lease alive, then stores the result. */
   async function execute<R extends CallOutcome>(call: Call<R>, lease: Lease) {
-    const keeper = keepAlive(call, lease);
+    const held = leases.hold(lease, call);
     let result: R;
     try {
       result = await call.run();
     } catch (error) {
-      keeper.stop();
+      held.release();
       await store.release(lease).catch((e: unknown) => emit(call, 'store-error', { error: e }));
       throw error;
     }
-    keeper.stop();
+    held.release();
     const record = recordFor(result, {
       fingerprint: call.fingerprint,
       maxResultBytes: config.maxResultBytes,
       cacheErrors: config.cacheErrors,
       superjson: config.superjson,
     });
-    // What this process's waiters get: the record, unless another holder's is the one stored.
+    const answer = { kind: 'ran', result } as Answer<R>;
+    const storing = storeResult(call, lease, record);
+    if (!config.replyBeforeStored) return { answer, record: await storing };
+    // The batcher sends on the next tick: let the COMPLETE leave before this reply's own work.
+    await new Promise((resolve) => process.nextTick(resolve));
+    return { answer, record: storing };
+  }
+
+  /**
+   * Stores the record (or drops the lock when there is none). Resolves with what this process's
+   * waiters get: the record, unless another holder's is the one stored.
+   */
+  async function storeResult(
+    call: Call<unknown>,
+    lease: Lease,
+    record: StoredRecord | null,
+  ): Promise<StoredRecord | null> {
     let shared = record;
     try {
       if (!record) {
@@ -209,33 +242,7 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
       emit(call, 'store-error', { error });
     }
     emit(call, 'miss');
-    return { answer: { kind: 'ran', result } as Answer<R>, record: shared };
-  }
-
-  /** Extends the lock every third of its TTL while the resolver runs. */
-  function keepAlive(call: Call<unknown>, lease: Lease): { stop(): void } {
-    let timer: NodeJS.Timeout | undefined;
-    let stopped = false;
-    const tick = async () => {
-      try {
-        if (!(await store.extend(lease, lockTtlMs))) {
-          // Once stopped, the completion itself may have released the lock: that is no loss.
-          if (!stopped)
-            emit(call, 'lock-lost', { error: new Error('the lock expired or was taken while the resolver ran') });
-          return;
-        }
-      } catch (error) {
-        emit(call, 'store-error', { error });
-      }
-      if (!stopped) timer = setTimeout(tick, lockTtlMs / 3);
-    };
-    timer = setTimeout(tick, lockTtlMs / 3);
-    return {
-      stop() {
-        stopped = true;
-        clearTimeout(timer);
-      },
-    };
+    return shared;
   }
 
   function fromRecord<R>(call: Call<R>, record: StoredRecord, type: 'hit' | 'wait'): Answer<R> {

@@ -56,6 +56,14 @@ interface CommonOptions<TContext> {
    * CommonJS build carries its own copy, which your registrations do not reach).
    */
   superjson?: SuperJSONLike;
+  /**
+   * Answer a first call as soon as its resolver returns, and store its result behind the reply:
+   * one Redis round trip on the caller's path instead of two. Duplicates still wait for the
+   * stored result. The trade: a process that dies between the reply and the store loses the
+   * record, so a retry or a waiting duplicate runs the mutation again although the caller got its
+   * result; on shutdown, wait for `inFlight` to reach 0 before closing Redis. Default false.
+   */
+  replyBeforeStored?: boolean;
 }
 
 /** Node's longest timer (about 24.8 days): a longer one fires after 1 ms. */
@@ -95,6 +103,7 @@ const schema = z
       })
       // A function given to default() is taken as a factory, and superjson's default export is a class.
       .default(() => defaultSuperJSON),
+    replyBeforeStored: z.boolean().default(false),
   })
   .strict();
 
