@@ -10,6 +10,8 @@ import { median } from './stats';
 export interface CpuPerCall {
   /** This process's CPU (user + system, all its threads: GC included) per call, in µs. */
   nodeMicros: number;
+  /** The kernel's share of `nodeMicros`: on loopback, a socket write also runs Redis's side of TCP. */
+  systemMicros: number;
   /** The private redis-server's CPU per call (`INFO cpu`), in µs; undefined without a probe. */
   redisMicros: number | undefined;
   calls: number;
@@ -44,6 +46,7 @@ export async function cpuPerCall(call: (i: number) => Promise<unknown>, options:
   const redisAfter = await probe?.cpuMicros();
   return {
     nodeMicros: (used.user + used.system) / calls,
+    systemMicros: used.system / calls,
     redisMicros: redisBefore === undefined || redisAfter === undefined ? undefined : (redisAfter - redisBefore) / calls,
     calls,
   };
@@ -54,6 +57,7 @@ export function medianCpu(samples: CpuPerCall[]): CpuPerCall {
   const redis = samples.map((s) => s.redisMicros).filter((v): v is number => v !== undefined);
   return {
     nodeMicros: median(samples.map((s) => s.nodeMicros)),
+    systemMicros: median(samples.map((s) => s.systemMicros)),
     redisMicros: redis.length ? median(redis) : undefined,
     calls: samples.reduce((n, s) => n + s.calls, 0),
   };
