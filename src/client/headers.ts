@@ -44,7 +44,7 @@ export function idempotencyHeaders(op: Operation, options: IdempotencyHeaderOpti
  * - several operations, at least one with a key: an RFC 8941 list of sf-strings, one per operation
  *   in batch order, `""` for an operation without a key (`"k1", "", "k3"`); the server picks its own;
  * - no keys: `{}`.
- * @see https://www.npmjs.com/package/trpc-idempotency#batching
+ * @see https://www.npmjs.com/package/trpc-idempotency#client-exports
  */
 export function idempotencyBatchHeaders(
   opList: readonly Operation[],

@@ -100,7 +100,7 @@ interface RedisLease extends Lease {
 
 /**
  * An idempotency store on Redis (single node, Redis Cluster, or a Redlock quorum of masters).
- * @see https://www.npmjs.com/package/trpc-idempotency#redis
+ * @see https://www.npmjs.com/package/trpc-idempotency#stores
  */
 export function redisStore(options: RedisStoreOptions): IdempotencyStore {
   const {
