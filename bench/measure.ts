@@ -26,7 +26,7 @@ export const PLAN = {
   cpuCalls: Math.max(500, Math.round((2000 * scale) / 100) * 100),
   /** The slow link: its round trip, and the sequential calls timed through it per kind. */
   linkDelayMs: 5,
-  linkCalls: 15,
+  linkCalls: 21,
 };
 
 export interface WakeResult {
@@ -128,30 +128,35 @@ export async function measureCost(s: Subject): Promise<void> {
 /**
  * Round trips on the caller's path, which loopback hides: a second instance of the contender talks
  * to its Redis through a link that holds every reply back for PLAN.linkDelayMs, and the median
- * latency of sequential calls, divided by that delay, counts the round trips each one waited for.
+ * latency of sequential calls, divided by the median of a bare PING through the same link (the
+ * delay as this machine's timers keep it), counts the round trips each call waited for.
  */
 export async function measureCallerPath(s: Subject, redisUrl: string): Promise<void> {
   if (!s.contender.redis) return;
   const link = await slowLink(redisUrl, PLAN.linkDelayMs);
   const instance = await s.contender.create(link.url);
+  const ping = new Redis(link.url, { maxRetriesPerRequest: 1 });
   const app = makeBenchApp(instance.middleware);
-  const timed = async (i: number) => {
+  const timed = async (run: () => Promise<unknown>) => {
     const start = performance.now();
-    await app.caller(s.key('link', i)).create({ sku: 'sku-1' });
+    await run();
     return performance.now() - start;
   };
+  const pass = async (run: (i: number) => Promise<unknown>) => {
+    const times: number[] = [];
+    for (let i = 0; i < PLAN.linkCalls; i++) times.push(await timed(() => run(i)));
+    return median(times);
+  };
   try {
-    await timed(-1); // scripts loaded, connections open
+    const call = (i: number) => app.caller(s.key('link', i)).create({ sku: 'sku-1' });
+    for (let i = 0; i < 5; i++) await call(-1 - i); // scripts loaded, connections open, code warm
+    const roundTrip = await pass(() => ping.ping());
     // The same keys three times: first calls, their first replays, and their second.
-    const pass = async () => {
-      const times: number[] = [];
-      for (let i = 0; i < PLAN.linkCalls; i++) times.push(await timed(i));
-      return median(times) / PLAN.linkDelayMs;
-    };
-    const first = await pass();
-    const replay = await pass();
-    s.result.callerPath = { delayMs: PLAN.linkDelayMs, first, replay, again: await pass() };
+    const first = (await pass(call)) / roundTrip;
+    const replay = (await pass(call)) / roundTrip;
+    s.result.callerPath = { delayMs: PLAN.linkDelayMs, first, replay, again: (await pass(call)) / roundTrip };
   } finally {
+    ping.disconnect();
     await instance.close();
     await link.close();
   }
