@@ -32,8 +32,8 @@ describe('replyBeforeStored: duplicates between the reply and the store', () => 
     await app.caller(`${key}-warm`).slow({ ms: 1 }); // scripts loaded, and this app's first run
     await until(async () => app.idempotency.inFlight === 0, 2_000, 'the warm-up to be stored');
     const before = await locks();
-    const first = app.caller(key).slow({ ms: 600 });
-    await until(async () => (await locks()) === before + 1, 500, 'the claim to take the lock');
+    const first = app.caller(key).slow({ ms: 2_000 });
+    await until(async () => (await locks()) === before + 1, 1_800, 'the claim to take the lock');
     await probe.call('CLIENT', 'PAUSE', '20000', 'WRITE');
     return first;
   }
@@ -46,7 +46,7 @@ describe('replyBeforeStored: duplicates between the reply and the store', () => 
       let settled = false;
       const duplicate = app
         .caller('same')
-        .slow({ ms: 600 })
+        .slow({ ms: 2_000 })
         .finally(() => {
           settled = true;
         });
@@ -67,7 +67,7 @@ describe('replyBeforeStored: duplicates between the reply and the store', () => 
     try {
       const first = await answeredButNotStored(app, 'cross');
       expect(await first).toEqual({ n: 2 });
-      const duplicate = elsewhere.caller('cross').slow({ ms: 600 });
+      const duplicate = elsewhere.caller('cross').slow({ ms: 2_000 });
       // Its claim is a script too, held back behind the COMPLETE: let both through, in order.
       await probe.call('CLIENT', 'UNPAUSE');
       expect(await duplicate).toEqual({ n: 2 });

@@ -64,8 +64,8 @@ describe('Redis round trips on the request path', () => {
     await app.caller('warm-behind').slow({ ms: 1 }); // loads the scripts
     await until(async () => app.idempotency.inFlight === 0, 2_000, 'the warm-up to be stored');
     const [records, locks] = [await keys('r'), await keys('l')];
-    const answered = app.caller('behind').slow({ ms: 1_000 });
-    await until(async () => (await keys('l')) === locks + 1, 900, 'the claim to take the lock');
+    const answered = app.caller('behind').slow({ ms: 3_000 });
+    await until(async () => (await keys('l')) === locks + 1, 2_500, 'the claim to take the lock');
     // Hold the COMPLETE back: CLIENT PAUSE WRITE blocks every EVALSHA, and leaves KEYS and INFO alone.
     await probe.call('CLIENT', 'PAUSE', '20000', 'WRITE');
     try {
