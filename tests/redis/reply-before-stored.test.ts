@@ -18,6 +18,7 @@ describe('replyBeforeStored: duplicates between the reply and the store', () => 
   beforeAll(async () => {
     server = await startRedis();
     [redis, other, probe] = [new Redis(server.url), new Redis(server.url), new Redis(server.url)];
+    for (const client of [redis, other, probe]) client.on('error', () => {}); // the last test kills Redis
     await Promise.all([redis.ping(), other.ping(), probe.ping()]);
   });
   afterAll(async () => {
@@ -91,6 +92,24 @@ describe('replyBeforeStored: duplicates between the reply and the store', () => 
       expect(app.events.filter((e) => e.type === 'store-error' || e.type === 'lock-lost')).toEqual([]);
     } finally {
       await probe.call('CLIENT', 'UNPAUSE');
+    }
+  });
+
+  it('when Redis dies before the store lands: the caller already has its result, store-error is emitted, nothing stays in flight', async () => {
+    const own = new Redis(server.url, { maxRetriesPerRequest: 1 });
+    own.on('error', () => {}); // the outage below is the point
+    const app = makeApp({ store: redisStore({ redis: own, commandTimeoutMs: 500 }), replyBeforeStored: true });
+    try {
+      const first = await answeredButNotStored(app, 'outage');
+      const seen = app.events.length; // the warm-up's
+      expect(await first).toEqual({ n: 2 });
+      await server.kill(); // the held-back COMPLETE dies with it
+      await until(async () => app.idempotency.inFlight === 0, 5_000, 'the failed store to let go of the flight');
+      expect(app.events.slice(seen).map((e) => e.type)).toEqual(['store-error', 'miss']);
+    } finally {
+      own.disconnect();
+      await server.restart();
+      await Promise.all([redis.ping(), other.ping(), probe.ping()]);
     }
   });
 });
