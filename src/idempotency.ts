@@ -16,7 +16,7 @@ const TAKEOVER_MARGIN_MS = 25;
 export interface Idempotency<TContext> {
   /** The middleware: `procedure.use(idempotency.middleware)`. */
   middleware: TRPCMiddlewareBuilder<TContext, object, object, unknown>;
-  /** Calls in this process currently running or waiting per record id (0 when idle). */
+  /** Calls in this process currently running, waiting, or (replyBeforeStored) being stored, per record id; 0 when idle. */
   readonly inFlight: number;
 }
 
