@@ -1,7 +1,15 @@
 import { defineConfig, type Options } from 'tsup';
 
 const shared: Options = {
-  entry: { index: 'src/index.ts', 'client/index': 'src/client/index.ts' },
+  entry: {
+    index: 'src/index.ts',
+    'client/index': 'src/client/index.ts',
+    'sql/index': 'src/sql/index.ts',
+    'react/index': 'src/react/index.ts',
+    'otel/index': 'src/otel/index.ts',
+  },
+  // Peer dependencies of trpc-idempotency/react: the app's own copies, never bundled.
+  external: ['react', '@tanstack/react-query'],
   platform: 'node',
   target: 'node20',
   dts: true,

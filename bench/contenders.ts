@@ -34,6 +34,9 @@ export interface BenchContext {
 /** Every contender is a middleware in this one position: `t.procedure.use(middleware)`. */
 export type BenchMiddleware = TRPCMiddlewareBuilder<BenchContext, object, object, unknown>;
 
+/** Ours also adds ctx.idempotency, which the bench's resolvers do not read. */
+const asBench = (middleware: unknown) => middleware as BenchMiddleware;
+
 /** One contender, set up against its own Redis. */
 export interface Instance {
   middleware: BenchMiddleware | undefined;
@@ -97,7 +100,7 @@ export function ours(
       const store = redisStore(cache ? { redis } : { redis, cache: false });
       const idempotency = createIdempotency<BenchContext>({ ...options, store });
       return {
-        middleware: idempotency.middleware,
+        middleware: asBench(idempotency.middleware),
         inFlight: () => idempotency.inFlight,
         async close() {
           // A graceful shutdown: results still being stored behind their reply land first.
@@ -259,7 +262,11 @@ export const CONTENDERS: Contender[] = [
     async create() {
       const store = memoryStore();
       const idempotency = createIdempotency<BenchContext>({ store });
-      return { middleware: idempotency.middleware, inFlight: () => idempotency.inFlight, close: () => store.close() };
+      return {
+        middleware: asBench(idempotency.middleware),
+        inFlight: () => idempotency.inFlight,
+        close: () => store.close(),
+      };
     },
   },
   floor,

@@ -13,6 +13,7 @@ import { sleep } from './app';
 import { renderChart } from './chart';
 import { CONTENDERS, ours } from './contenders';
 import { type CpuPerCall, medianCpu } from './cpu';
+import { measureDurable, printDurable } from './durable';
 import {
   type ContenderResult,
   cpuRound,
@@ -27,6 +28,7 @@ import {
   subject,
   throughputTrial,
 } from './measure';
+import { benchOtel, printOtel } from './otel';
 import { RedisProbe } from './redis-stats';
 import { printFeatures, printReport, targets } from './report';
 import { distribution, median } from './stats';
@@ -162,6 +164,12 @@ if (!only) {
 const verdicts = targets(results);
 printReport(results, verdicts, leak);
 printFeatures(features);
+say('durable mutations (PostgreSQL at 127.0.0.1:5432)\n');
+const durable = await measureDurable();
+printDurable(durable);
+say('otel');
+const otel = await benchOtel();
+printOtel(otel);
 
 const report = {
   runAt: new Date().toISOString(),
@@ -177,6 +185,8 @@ const report = {
   features,
   leak,
   targets: verdicts,
+  durable,
+  otel,
 };
 mkdirSync(RESULTS, { recursive: true });
 writeFileSync(`${RESULTS}latest.json`, `${JSON.stringify(report, (_, v) => (Number.isNaN(v) ? null : v), 2)}\n`);

@@ -4,6 +4,7 @@
  */
 import { TRPCClientError } from '@trpc/client';
 import { createOrderClient } from './client';
+import { demoDurable } from './durable-demo';
 import { startOrderServer } from './server';
 
 const BURST = 20;
@@ -67,6 +68,14 @@ try {
   );
   row('same key, different input', `${status}, ${ms(t0)}`);
 
+  // Durable mutations: a holder dies after its SQL COMMIT; the retry returns its order (needs PostgreSQL).
+  t0 = performance.now();
+  const durable = await demoDurable(
+    process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+    process.env.REDIS_URL,
+  );
+  row('crash after COMMIT + retry', `${durable.line}, ${ms(t0)}`);
+
   console.log('summary');
   console.log(lines.join('\n'));
   const { events } = server.stats;
@@ -75,7 +84,7 @@ try {
       .map(([type, n]) => `${type} ${n}`)
       .join(', ')}`,
   );
-  const ok = ids.size === 1 && again.id === burst[0]?.id && retryReplayed && status.startsWith('422');
+  const ok = ids.size === 1 && again.id === burst[0]?.id && retryReplayed && status.startsWith('422') && durable.ok;
   console.log(ok ? '\nevery duplicate ran once.' : '\nUNEXPECTED: see above.');
   process.exitCode = ok ? 0 : 1;
 } finally {

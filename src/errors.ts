@@ -14,6 +14,16 @@ export const IDEMPOTENCY_ERROR_CODES = {
   storeUnavailable: 'SERVICE_UNAVAILABLE',
   resultNotReplayable: 'PRECONDITION_FAILED',
   clientClosed: 'CLIENT_CLOSED_REQUEST',
+  // A resolver's own mistakes, not the client's: codes that no hostile request can produce.
+  stepNameReused: 'PRECONDITION_FAILED',
+  stepNameInvalid: 'PRECONDITION_FAILED',
+  stepsUnsupported: 'NOT_IMPLEMENTED',
+  stepLockLost: 'CONFLICT',
+  policyInvalid: 'INTERNAL_SERVER_ERROR',
+  fingerprintFailed: 'BAD_REQUEST',
+  forgetWhileRunning: 'CONFLICT',
+  adminNotSupported: 'NOT_IMPLEMENTED',
+  callRefInvalid: 'BAD_REQUEST',
 } as const;
 
 export function keyRequired(headerName: string): TRPCError {
@@ -46,11 +56,21 @@ export function inputMismatch(headerName: string, path: string): TRPCError {
   });
 }
 
-export function stillRunning(path: string, waitedMs: number): TRPCError {
-  return new TRPCError({
-    code: IDEMPOTENCY_ERROR_CODES.stillRunning,
-    message: `The first call to "${path}" with this idempotency key is still running after ${waitedMs} ms. Retry later with the same key to get its result; it will not run twice.`,
-  });
+/** The CONFLICT of {@link stillRunning}: it carries when to ask again (see `idempotencyErrorData`). */
+class StillRunningError extends TRPCError {
+  constructor(
+    message: string,
+    readonly retryAfterMs: number,
+  ) {
+    super({ code: IDEMPOTENCY_ERROR_CODES.stillRunning, message });
+  }
+}
+
+export function stillRunning(path: string, waitedMs: number, retryAfterMs: number): TRPCError {
+  return new StillRunningError(
+    `The first call to "${path}" with this idempotency key is still running after ${waitedMs} ms. Retry later with the same key (in ${retryAfterMs} ms, says Retry-After) to get its result; it will not run twice.`,
+    retryAfterMs,
+  );
 }
 
 export function storeUnavailable(cause: unknown): TRPCError {
@@ -72,6 +92,70 @@ export function clientClosed(path: string): TRPCError {
   return new TRPCError({
     code: IDEMPOTENCY_ERROR_CODES.clientClosed,
     message: `The client went away while its call to "${path}" waited for the first call with this key; it stopped waiting. The first call goes on, and a retry with the same key gets its result.`,
+  });
+}
+
+export function stepNameReused(path: string, name: string): TRPCError {
+  return new TRPCError({
+    code: IDEMPOTENCY_ERROR_CODES.stepNameReused,
+    message: `The step "${name}" ran twice in one call to "${path}". Give each step (and each transaction) of a resolver its own name, such as "charge" and "charge-fee".`,
+  });
+}
+
+export function stepNameInvalid(path: string, reason: string): TRPCError {
+  return new TRPCError({
+    code: IDEMPOTENCY_ERROR_CODES.stepNameInvalid,
+    message: `A step name in "${path}" is invalid: ${reason}. Use 1-100 characters, such as "charge".`,
+  });
+}
+
+export function stepsUnsupported(path: string): TRPCError {
+  return new TRPCError({
+    code: IDEMPOTENCY_ERROR_CODES.stepsUnsupported,
+    message: `"${path}" called ctx.idempotency.step, but the idempotency store has no readSteps/saveStep. Use redisStore or memoryStore, or implement both methods in your store.`,
+  });
+}
+
+export function stepLockLost(path: string): TRPCError {
+  return new TRPCError({
+    code: IDEMPOTENCY_ERROR_CODES.stepLockLost,
+    message: `Another call with this idempotency key took over "${path}" while this one ran (it stalled past the lock's TTL), so this one stopped. Retry with the same key to get the result.`,
+  });
+}
+
+export function policyInvalid(path: string, problems: string): TRPCError {
+  return new TRPCError({
+    code: IDEMPOTENCY_ERROR_CODES.policyInvalid,
+    message: `The idempotency meta of "${path}" is invalid, so the call was not run:\n${problems}\nFix the procedure's .meta({ idempotency }); idempotency.checkRouter(router) finds this at startup.`,
+  });
+}
+
+export function fingerprintFailed(path: string, cause: unknown): TRPCError {
+  return new TRPCError({
+    code: IDEMPOTENCY_ERROR_CODES.fingerprintFailed,
+    message: `The fingerprint selector of "${path}" threw on this input (${String(cause)}), so the call was not run. Send input of the shape the procedure expects.`,
+    cause,
+  });
+}
+
+export function forgetWhileRunning(lockTtlMs: number): TRPCError {
+  return new TRPCError({
+    code: IDEMPOTENCY_ERROR_CODES.forgetWhileRunning,
+    message: `This call is still running (its lock has ${Math.round(lockTtlMs)} ms left, and is renewed while it runs), so nothing was forgotten. Wait for it to finish, or pass { force: true }: a retry may then run again while the first call is still running.`,
+  });
+}
+
+export function adminNotSupported(method: string): TRPCError {
+  return new TRPCError({
+    code: IDEMPOTENCY_ERROR_CODES.adminNotSupported,
+    message: `This idempotency store has no ${method}() (a custom store?). Implement inspect, forget and locks on it, as memoryStore and redisStore do.`,
+  });
+}
+
+export function callRefInvalid(reason: string): TRPCError {
+  return new TRPCError({
+    code: IDEMPOTENCY_ERROR_CODES.callRefInvalid,
+    message: `Invalid call reference: ${reason}. Pass { userId, path, key } as the caller sent them, or { id } as onEvent logged it.`,
   });
 }
 

@@ -21,4 +21,11 @@ export interface IdempotencyEvent {
   waitedMs?: number;
   /** For `store-error` and `lock-lost`: what went wrong. */
   error?: unknown;
+  /** The time this library added to the call, in ms: `durationMs` less the resolver's run and any wait. */
+  overheadMs?: number;
+  /**
+   * Store operations this call awaited so far (claims, completion, release, opening a watch): one
+   * Redis round trip each on a single node or Cluster, except a replay from the record cache (none).
+   */
+  storeCalls?: number;
 }

@@ -1,35 +1,52 @@
-import { experimental_trpcMiddleware, TRPCError, type TRPCMiddlewareBuilder } from '@trpc/server';
+import { type AnyRouter, experimental_trpcMiddleware, TRPCError, type TRPCMiddlewareBuilder } from '@trpc/server';
+import { type AdminApi, createAdmin } from './admin';
 import { deadline } from './deadline';
+import { executionScope, type IdempotencyScope, keylessScope } from './durable/scope';
 import { clientClosed, inputMismatch, keyRequired, stillRunning, storeUnavailable } from './errors';
 import type { IdempotencyEvent } from './events';
-import { fingerprint, type IdempotencyContext, parseKey, scopeKey, type UserId } from './key';
+import { type IdempotencyContext, parseKey, scopeKey, type UserId } from './key';
 import { LeaseKeeper } from './lease-keeper';
 import { type IdempotencyOptions, resolveOptions } from './options';
+import { type CallPolicy, fingerprintOf, policies } from './policy';
 import { type CallOutcome, recordFor, replay, type StoredRecord } from './record';
 import { markReplayed } from './replay-header';
+import { CONFLICT_RETRY_AFTER_MS, setRetryAfter } from './retry-after';
 import type { Claim, Lease, Watch } from './store/store';
 
 /** A waiter re-checks this long after the lock's TTL ran out, to take over from a crashed holder. */
 const TAKEOVER_MARGIN_MS = 25;
 
 /** What {@link createIdempotency} returns. */
-export interface Idempotency<TContext> {
+export interface Idempotency<TContext> extends AdminApi {
   /** The middleware: `procedure.use(idempotency.middleware)`. */
-  middleware: TRPCMiddlewareBuilder<TContext, object, object, unknown>;
+  middleware: TRPCMiddlewareBuilder<TContext, object, { idempotency: IdempotencyScope }, unknown>;
   /** Calls in this process currently running, waiting, or (replyBeforeStored) being stored, per record id; 0 when idle. */
   readonly inFlight: number;
+  /**
+   * Validates the `meta.idempotency` of every procedure in `router` now, at startup, instead of on
+   * each procedure's first call; throws IdempotencyConfigError listing every bad one.
+   */
+  checkRouter(router: AnyRouter): void;
 }
 
 /** One idempotent call, as the flow below sees it. */
 interface Call<R> {
   id: string;
   path: string;
+  /** Its procedure's settings: the global options with its meta over them. */
+  policy: CallPolicy;
   fingerprint: string;
   startedAt: number;
   deadline: number;
   /** Aborts when the client goes away: a waiter then stops waiting. */
   signal: AbortSignal | undefined;
-  run: () => Promise<R>;
+  /** The request's context, where a CONFLICT sets its Retry-After header. */
+  ctx: unknown;
+  /** Runs the resolver; `lease` backs its `ctx.idempotency` steps. */
+  run: (lease: Lease) => Promise<R>;
+  /** Store operations awaited for this call, and the resolver's run time: for telemetry. */
+  storeCalls: number;
+  resolverMs: number;
 }
 
 type Answer<R> = { kind: 'ran'; result: R } | { kind: 'replayed'; outcome: CallOutcome };
@@ -39,6 +56,9 @@ type Answer<R> = { kind: 'ran'; result: R } | { kind: 'replayed'; outcome: CallO
  * Its promise is made when the first of them joins: most calls have no duplicate to wait for them.
  */
 interface Flight {
+  /** For listing: the procedure, and when its call started (performance.now()). */
+  path: string;
+  startedAt: number;
   /** The record the call stored (or meant to), or null when there is nothing to replay. */
   done?: Promise<StoredRecord | null>;
   settle?: (record: StoredRecord | null) => void;
@@ -65,32 +85,47 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
   options: IdempotencyOptions<TContext>,
 ): Idempotency<TContext> {
   const config = resolveOptions(options);
-  const { store, lockTtlMs, ttlSeconds, waitTimeoutMs } = config;
+  const { store } = config;
   const flights = new Map<string, Flight>();
-  // One timer extends the locks of every running call (see lease-keeper.ts).
+  // One timer per lock TTL in use extends the locks of every running call (see lease-keeper.ts).
   const leases = new LeaseKeeper<Call<unknown>>(
-    lockTtlMs,
     (lease, ttlMs) => store.extend(lease, ttlMs),
     (call, type, error) => emit(call, type, { error }),
   );
+  const policy = policies(config);
+  config.telemetry?.attach({
+    get inFlight() {
+      return flights.size;
+    },
+  });
 
   const middleware = experimental_trpcMiddleware<{ ctx: TContext }>().create(async (opts) => {
-    if (opts.type === 'subscription' || (opts.type === 'query' && !config.cacheQueries)) return opts.next();
+    // Every resolver gets ctx.idempotency; without a key, its steps and transactions just run.
+    const runKeyless = () => opts.next({ ctx: { idempotency: keylessScope(opts.path) } });
+    if (opts.type === 'subscription' || (opts.type === 'query' && !config.cacheQueries)) return runKeyless();
+    // Validated once per procedure; null when its meta opts it out.
+    const callPolicy = policy.of(opts.meta, opts.path);
+    if (!callPolicy) return runKeyless();
     const sent = parseKey(config.getKey(opts.ctx), config.headerName, opts.batchIndex);
     if (sent === undefined) {
-      if (config.required) throw keyRequired(config.headerName);
-      return opts.next();
+      if (callPolicy.required) throw keyRequired(config.headerName);
+      return runKeyless();
     }
     const startedAt = performance.now();
-    const answer = await resolveCall({
+    const call: Call<Awaited<ReturnType<typeof runKeyless>>> = {
       id: scopeKey(userIdOf(opts.ctx), opts.path, sent.key),
       path: opts.path,
-      fingerprint: fingerprint(await opts.getRawInput(), config.superjson),
+      policy: callPolicy,
+      fingerprint: fingerprintOf(await opts.getRawInput(), callPolicy, opts.path, config.superjson),
       startedAt,
-      deadline: startedAt + waitTimeoutMs,
+      deadline: startedAt + callPolicy.waitTimeoutMs,
       signal: opts.signal,
-      run: () => opts.next(),
-    });
+      ctx: opts.ctx,
+      run: (lease) => opts.next({ ctx: { idempotency: scopeOf(call, sent.key, lease) } }),
+      storeCalls: 0,
+      resolverMs: 0,
+    };
+    const answer = await resolveCall(call);
     if (answer.kind === 'ran') return answer.result;
     markReplayed(opts.ctx, sent.listed ? sent.key : undefined);
     // tRPC has no public way to answer without calling next(); its result is a plain object whose
@@ -99,8 +134,24 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
     const result = outcome.ok
       ? { ok: true, data: outcome.data, marker: 'middlewareMarker' }
       : { ok: false, error: outcome.error, marker: 'middlewareMarker' };
-    return result as unknown as Awaited<ReturnType<typeof opts.next>>;
+    return result as unknown as Awaited<ReturnType<typeof runKeyless>>;
   });
+
+  /** `ctx.idempotency` for one execution of a keyed call: its steps are stored under `lease`. */
+  function scopeOf(call: Call<unknown>, key: string, lease: Lease): IdempotencyScope {
+    return executionScope({
+      key,
+      id: call.id,
+      path: call.path,
+      fingerprint: call.fingerprint,
+      lease,
+      store,
+      ttlSeconds: call.policy.ttlSeconds,
+      superjson: config.superjson,
+      mismatch: () => inputMismatch(config.headerName, call.path),
+      onStoreError: (error) => emit(call, 'store-error', { error }),
+    });
+  }
 
   function userIdOf(ctx: unknown): UserId {
     const id = config.getUserId(ctx);
@@ -112,27 +163,39 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
   }
 
   function emit(call: Call<unknown>, type: IdempotencyEvent['type'], extra?: Partial<IdempotencyEvent>): void {
+    if (!config.onEvent && !config.telemetry) return;
+    const durationMs = performance.now() - call.startedAt;
+    const event: IdempotencyEvent = {
+      type,
+      path: call.path,
+      key: call.id,
+      durationMs,
+      overheadMs: Math.max(0, durationMs - call.resolverMs - (extra?.waitedMs ?? 0)),
+      storeCalls: call.storeCalls,
+      ...extra,
+    };
     try {
-      config.onEvent?.({
-        type,
-        path: call.path,
-        key: call.id,
-        durationMs: performance.now() - call.startedAt,
-        ...extra,
-      });
+      config.onEvent?.(event);
     } catch {
       // A logging hook must not change the outcome of a call.
+    }
+    try {
+      config.telemetry?.record(event);
+    } catch {
+      // Nor may telemetry.
     }
   }
 
   /** Joins a call already in flight in this process, or leads one. */
   async function resolveCall<R extends CallOutcome>(call: Call<R>): Promise<Answer<R>> {
     for (let flight = flights.get(call.id); flight; flight = flights.get(call.id)) {
+      // concurrent: 'conflict' (a deadline already passed): answer at once, without waiting.
+      if (call.deadline <= call.startedAt) throw conflict(call);
       const record = await waitFor(call, joined(flight));
       if (record) return fromRecord(call, record, 'wait');
       // The flight left nothing to replay (an uncached error): try again, maybe as the leader.
     }
-    const flight: Flight = {};
+    const flight: Flight = { path: call.path, startedAt: call.startedAt };
     flights.set(call.id, flight);
     let shared: Shared = null;
     try {
@@ -162,7 +225,8 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
       for (;;) {
         let claim: Claim;
         try {
-          claim = await store.claim(call.id, lockTtlMs);
+          call.storeCalls++;
+          claim = await store.claim(call.id, call.policy.lockTtlMs);
         } catch (error) {
           throw storeFailed(call, error);
         }
@@ -179,6 +243,7 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
         if (remaining <= 0) throw conflict(call);
         if (!watch) {
           // Subscribe, then claim again: a completion between the two is then seen either way.
+          call.storeCalls++;
           watch = await openWatch(call.id, remaining);
           continue;
         }
@@ -194,20 +259,22 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
 
   /** Runs the resolver under the lease, keeps the lease alive, then stores the result. */
   async function execute<R extends CallOutcome>(call: Call<R>, lease: Lease) {
-    const held = leases.hold(lease, call);
+    const held = leases.hold(lease, call, call.policy.lockTtlMs);
     let result: R;
+    const ranAt = performance.now();
     try {
-      result = await call.run();
+      result = await call.run(lease);
     } catch (error) {
       held.release();
       await store.release(lease).catch((e: unknown) => emit(call, 'store-error', { error: e }));
       throw error;
     }
     held.release();
+    call.resolverMs = performance.now() - ranAt; // the overhead telemetry reports is the rest
     const record = recordFor(result, {
       fingerprint: call.fingerprint,
       maxResultBytes: config.maxResultBytes,
-      cacheErrors: config.cacheErrors,
+      cacheErrors: call.policy.cacheErrors,
       superjson: config.superjson,
     });
     const answer = { kind: 'ran', result } as Answer<R>;
@@ -228,10 +295,11 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
     record: StoredRecord | null,
   ): Promise<StoredRecord | null> {
     let shared = record;
+    call.storeCalls++; // the completion or release below
     try {
       if (!record) {
         await store.release(lease);
-      } else if (!(await store.complete(lease, record, ttlSeconds))) {
+      } else if (!(await store.complete(lease, record, call.policy.ttlSeconds))) {
         shared = null; // they claim again, and replay what was stored
         emit(call, 'lock-lost', {
           error: new Error('another holder took the lock or stored a record first; this result was not stored'),
@@ -282,7 +350,8 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
   function conflict(call: Call<unknown>): TRPCError {
     const waitedMs = Math.round(performance.now() - call.startedAt);
     emit(call, 'conflict', { waitedMs });
-    return stillRunning(call.path, waitedMs);
+    setRetryAfter(call.ctx, CONFLICT_RETRY_AFTER_MS);
+    return stillRunning(call.path, waitedMs, CONFLICT_RETRY_AFTER_MS);
   }
 
   /**
@@ -321,6 +390,8 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
     get inFlight() {
       return flights.size;
     },
+    checkRouter: policy.checkRouter,
+    ...createAdmin({ store, flights, headerName: config.headerName, superjson: config.superjson }),
   };
 }
 

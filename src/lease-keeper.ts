@@ -8,60 +8,49 @@ export interface HeldLease {
   release(): void;
 }
 
+type Extend = (lease: Lease, lockTtlMs: number) => Promise<boolean>;
+type Report<Owner> = (owner: Owner, trouble: LeaseTrouble, error: Error | unknown) => void;
+
 class Held<Owner> implements HeldLease {
   released = false;
 
   constructor(
     readonly lease: Lease,
     readonly owner: Owner,
-    private readonly keeper: LeaseKeeper<Owner>,
+    private readonly queue: TtlQueue<Owner>,
   ) {}
 
   release(): void {
     this.released = true;
-    this.keeper.forget(this);
+    this.queue.forget(this);
   }
 }
 
 /**
- * Extends the locks of running calls every third of their TTL, with one timer for all of them
- * instead of one per call: a call that finishes within that third (nearly all) then costs a map
- * entry, not a timer set and cleared. Every lease here shares one interval, so the map's insertion
- * order is the order in which they fall due, and the timer only ever waits for the first.
+ * The leases of one lock TTL, extended every third of it by one timer. They share one interval,
+ * so the map's insertion order is the order in which they fall due, and the timer only ever waits
+ * for the first.
  */
-export class LeaseKeeper<Owner> {
+class TtlQueue<Owner> {
   /** Held leases not being extended right now, and when each is next due, earliest first. */
   private readonly due = new Map<Held<Owner>, number>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly lockTtlMs: number,
-    private readonly extend: (lease: Lease, lockTtlMs: number) => Promise<boolean>,
-    /** Told about a lost lock (then no longer extended) or a failed extension (tried again later). */
-    private readonly report: (owner: Owner, trouble: LeaseTrouble, error: Error | unknown) => void,
+    private readonly extend: Extend,
+    private readonly report: Report<Owner>,
   ) {}
 
-  /** Keeps `lease` alive until released; troubles are reported with `owner`. */
-  hold(lease: Lease, owner: Owner): HeldLease {
-    const held = new Held(lease, owner, this);
-    this.schedule(held);
-    return held;
+  schedule(held: Held<Owner>): void {
+    this.due.set(held, performance.now() + this.lockTtlMs / 3);
+    if (!this.timer) this.arm(this.lockTtlMs / 3);
   }
 
-  /** @internal by Held.release */
   forget(held: Held<Owner>): void {
     // The timer stays armed: it finds nothing due and stops. Clearing it here would cost each
     // call a timer again when calls come one at a time.
     this.due.delete(held);
-  }
-
-  private get intervalMs(): number {
-    return this.lockTtlMs / 3;
-  }
-
-  private schedule(held: Held<Owner>): void {
-    this.due.set(held, performance.now() + this.intervalMs);
-    if (!this.timer) this.arm(this.intervalMs);
   }
 
   private arm(ms: number): void {
@@ -96,5 +85,32 @@ export class LeaseKeeper<Owner> {
       this.report(held.owner, 'store-error', error);
     }
     if (!held.released) this.schedule(held);
+  }
+}
+
+/**
+ * Extends the locks of running calls every third of their TTL, with one timer per lock TTL in use
+ * (one per procedure setting, not one per call): a call that finishes within that third (nearly
+ * all) then costs a map entry, not a timer set and cleared.
+ */
+export class LeaseKeeper<Owner> {
+  private readonly queues = new Map<number, TtlQueue<Owner>>();
+
+  constructor(
+    private readonly extend: Extend,
+    /** Told about a lost lock (then no longer extended) or a failed extension (tried again later). */
+    private readonly report: Report<Owner>,
+  ) {}
+
+  /** Keeps `lease` alive, extending it to `lockTtlMs` each time, until released. */
+  hold(lease: Lease, owner: Owner, lockTtlMs: number): HeldLease {
+    let queue = this.queues.get(lockTtlMs);
+    if (!queue) {
+      queue = new TtlQueue(lockTtlMs, this.extend, this.report);
+      this.queues.set(lockTtlMs, queue);
+    }
+    const held = new Held(lease, owner, queue);
+    queue.schedule(held);
+    return held;
   }
 }

@@ -3,8 +3,10 @@ import { z } from 'zod';
 import { IdempotencyConfigError } from './errors';
 import type { IdempotencyEvent } from './events';
 import { type IdempotencyContext, readKeyHeader, type UserId } from './key';
+import type { ConcurrentDuplicates } from './policy';
 import { type IdempotencyStore, isStore } from './store/store';
 import { defaultSuperJSON, isSuperJSONLike, type SuperJSONLike } from './superjson';
+import { type IdempotencyTelemetry, isTelemetry } from './telemetry';
 
 /** Reads the raw key from a context. */
 type KeyReader<TContext> = (ctx: TContext) => string | string[] | null | undefined;
@@ -57,6 +59,19 @@ interface CommonOptions<TContext> {
    */
   superjson?: SuperJSONLike;
   /**
+   * What to hash of the raw input instead of all of it, to tell a retry from a new call with the
+   * same key: leave out fields that change on every retry (a client timestamp, a request id).
+   * Fields left out are not compared. Default: the whole input. Per procedure: `meta.idempotency.fingerprint`.
+   */
+  fingerprint?: (input: unknown) => unknown;
+  /**
+   * What a concurrent duplicate does while the first call runs: `'wait'` up to `waitTimeoutMs` for
+   * its result, or `'conflict'`: answer CONFLICT at once (Stripe, the IETF draft). Default `'wait'`.
+   */
+  concurrent?: ConcurrentDuplicates;
+  /** Traces and metrics: `otel()` from `trpc-idempotency/otel`. Default: none. */
+  telemetry?: IdempotencyTelemetry;
+  /**
    * Answer a first call as soon as its resolver returns, and store its result behind the reply:
    * one Redis round trip on the caller's path instead of two. Duplicates still wait for the
    * stored result. The trade: a process that dies between the reply and the store loses the
@@ -103,6 +118,11 @@ const schema = z
       })
       // A function given to default() is taken as a factory, and superjson's default export is a class.
       .default(() => defaultSuperJSON),
+    fingerprint: fn('(input) => unknown').optional(),
+    concurrent: z.enum(['wait', 'conflict']).default('wait'),
+    telemetry: z
+      .custom<IdempotencyTelemetry>(isTelemetry, { message: 'expected otel() from trpc-idempotency/otel' })
+      .optional(),
     replyBeforeStored: z.boolean().default(false),
   })
   .strict();
@@ -132,11 +152,17 @@ const defaultUserId = (ctx: unknown): UserId => (ctx as { user?: { id?: UserId }
 export function resolveOptions<TContext>(options: IdempotencyOptions<TContext>) {
   const parsed = parseOptions(schema, options, 'createIdempotency');
   const headerName = parsed.headerName;
+  if (parsed.concurrent === 'conflict' && options.waitTimeoutMs !== undefined) {
+    failConfig(
+      "createIdempotency: invalid options\n  - waitTimeoutMs: does nothing with concurrent: 'conflict' (duplicates do not wait); remove one of them",
+    );
+  }
   return {
     ...parsed,
     cacheErrors: parsed.cacheErrors as (error: TRPCError) => boolean,
     getUserId: (options.getUserId ?? defaultUserId) as (ctx: unknown) => UserId,
     getKey: (options.getKey ?? ((ctx: unknown) => readKeyHeader(ctx, headerName))) as (ctx: unknown) => unknown,
     onEvent: options.onEvent,
+    fingerprint: parsed.fingerprint as ((input: unknown) => unknown) | undefined,
   };
 }

@@ -4,12 +4,12 @@ import { observable } from '@trpc/server/observable';
 import { REPLAY_HEADER } from '../replay-header';
 import { parseSfStringList } from '../structured-field';
 
-interface HeadersReader {
+export interface HeadersReader {
   get(name: string): string | null;
 }
 
 /** The fetch `Response` an HTTP link left in a result's context or an error's `meta`, if any. */
-function responseHeaders(source: unknown): HeadersReader | undefined {
+export function responseHeaders(source: unknown): HeadersReader | undefined {
   const holder = source as
     | { response?: { headers?: HeadersReader }; meta?: { response?: { headers?: HeadersReader } } }
     | null

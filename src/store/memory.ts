@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { parseOptions } from '../options';
 import type { StoredRecord } from '../record';
 import { EvictionCursor } from './eviction';
-import type { Claim, IdempotencyStore, Lease, Watch } from './store';
+import type { Claim, ForgetOutcome, IdempotencyStore, Lease, LockListing, StepSave, StoredState, Watch } from './store';
 import { signalWatch } from './watch';
 
 /** Options of {@link memoryStore}. */
@@ -31,6 +31,8 @@ export function memoryStore(options: MemoryStoreOptions = {}): IdempotencyStore 
   const oldest = new EvictionCursor(records);
   const locks = new Map<string, Expiring<string>>();
   const watchers = new Map<string, Set<(record?: StoredRecord) => void>>();
+  // Step results per record id, kept apart from records: they outlive an attempt that threw.
+  const steps = new Map<string, Expiring<Map<string, string>>>();
 
   function live<T>(map: Map<string, Expiring<T>>, id: string): T | undefined {
     const entry = map.get(id);
@@ -41,6 +43,16 @@ export function memoryStore(options: MemoryStoreOptions = {}): IdempotencyStore 
   function notify(id: string, record?: StoredRecord): void {
     for (const wake of watchers.get(id) ?? []) wake(record);
   }
+
+  /** Remaining ms of a live lock, or undefined. */
+  function lockTtl(id: string): number | undefined {
+    return live(locks, id) === undefined ? undefined : (locks.get(id)?.expiresAt ?? 0) - Date.now();
+  }
+
+  const stepsOf = (id: string): Record<string, string> => Object.fromEntries(live(steps, id) ?? []);
+  const forgetSteps = (id: string): void => {
+    steps.delete(id);
+  };
 
   return {
     async claim(id, ttlMs): Promise<Claim> {
@@ -76,6 +88,23 @@ export function memoryStore(options: MemoryStoreOptions = {}): IdempotencyStore 
       notify(lease.id);
     },
 
+    async readSteps(lease) {
+      return new Map(live(steps, lease.id));
+    },
+
+    async saveStep(lease, name, value, ttlSeconds): Promise<StepSave> {
+      const holder = live(locks, lease.id);
+      if ((holder !== undefined && holder !== lease.token) || live(records, lease.id)) return { status: 'lost' };
+      const saved = live(steps, lease.id) ?? new Map<string, string>();
+      const first = saved.get(name);
+      if (first !== undefined) return { status: 'exists', value: first };
+      saved.set(name, value);
+      steps.delete(lease.id); // re-inserted last: the oldest entry stays first, for eviction
+      steps.set(lease.id, { value: saved, expiresAt: Date.now() + ttlSeconds * 1000 });
+      while (steps.size > maxEntries) steps.delete(steps.keys().next().value as string);
+      return { status: 'saved' };
+    },
+
     async watch(id): Promise<Watch> {
       const set = watchers.get(id) ?? new Set();
       watchers.set(id, set);
@@ -87,10 +116,45 @@ export function memoryStore(options: MemoryStoreOptions = {}): IdempotencyStore 
       return watch;
     },
 
+    async inspect(id): Promise<StoredState> {
+      const record = live(records, id);
+      const expiresAt = records.get(id)?.expiresAt ?? 0;
+      return {
+        ...(record && { record: { record, expiresAt } }),
+        ...(lockTtl(id) !== undefined && { lockTtlMs: lockTtl(id) }),
+        steps: stepsOf(id),
+      };
+    },
+
+    async forget(id, force): Promise<ForgetOutcome> {
+      const ttl = lockTtl(id);
+      if (ttl !== undefined && !force) return { status: 'running', lockTtlMs: ttl };
+      const found = live(records, id) !== undefined || ttl !== undefined;
+      records.delete(id);
+      forgetSteps(id);
+      if (ttl !== undefined) {
+        locks.delete(id);
+        notify(id); // the waiters claim again, and one of them runs
+      }
+      return { status: found ? 'forgotten' : 'none' };
+    },
+
+    async locks(limit): Promise<LockListing> {
+      const held: LockListing['locks'] = [];
+      for (const id of [...locks.keys()]) {
+        const ttl = lockTtl(id);
+        if (ttl === undefined) continue;
+        if (held.length === limit) return { locks: held, complete: false };
+        held.push({ id, ttlMs: ttl });
+      }
+      return { locks: held, complete: true };
+    },
+
     async close() {
       records.clear();
       locks.clear();
       watchers.clear();
+      steps.clear();
     },
 
     /** Records held now, for tests and leak checks. */

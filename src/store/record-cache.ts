@@ -54,6 +54,14 @@ export class RecordCache {
     while (this.entries.size > this.maxEntries || this.bytes > this.maxBytes) this.evictOldest();
   }
 
+  /** Drops a record that was deleted from Redis (`forget`), so that this process stops replaying it. */
+  delete(id: string): void {
+    const entry = this.entries.get(id);
+    if (!entry) return;
+    this.entries.delete(id);
+    this.bytes -= sizeOf(entry);
+  }
+
   private evictOldest(): void {
     const evicted = this.oldest.evict();
     if (evicted) this.bytes -= sizeOf(evicted[1]);

@@ -10,8 +10,9 @@ import { bounded, whenReady } from './bounded';
 import { Notifier } from './notifier';
 import { QuorumLock } from './quorum';
 import { RecordCache } from './record-cache';
-import { type BatchableScript, CLAIM, COMPLETE, RELEASE } from './scripts';
-import type { Claim, IdempotencyStore, Lease } from './store';
+import { redisAdmin } from './redis-admin';
+import { type BatchableScript, CLAIM, COMPLETE, RELEASE, SAVE_STEP } from './scripts';
+import type { Claim, IdempotencyStore, Lease, StepSave } from './store';
 import { mapWatch } from './watch';
 
 function decodeOrUndefined(text: string): StoredRecord | undefined {
@@ -118,8 +119,8 @@ export function redisStore(options: RedisStoreOptions): IdempotencyStore {
   const scripts = new ScriptBatcher(redis);
 
   const keys = (id: string) => {
-    const tag = `${prefix}{${id}}`; // one hash tag: record, lock and channel share a Cluster slot
-    return { record: `${tag}:r`, lock: `${tag}:l`, channel: `${tag}:c` };
+    const tag = `${prefix}{${id}}`; // one hash tag: record, lock, channel and steps share a Cluster slot
+    return { record: `${tag}:r`, lock: `${tag}:l`, channel: `${tag}:c`, steps: `${tag}:s` };
   };
 
   /** GET and PTTL of a record in one round trip (pipelined; one key, so one Cluster slot). */
@@ -242,6 +243,20 @@ export function redisStore(options: RedisStoreOptions): IdempotencyStore {
       await call('PUBLISH', () => redis.publish(k.channel, '0'));
     },
 
+    // One round trip per execution that uses steps, on its first step: earlier attempts' results.
+    readSteps: async (lease) =>
+      new Map(Object.entries(await call('HGETALL steps', () => redis.hgetall(keys(lease.id).steps)))),
+
+    // One round trip per step that runs: its result must be stored before the resolver goes on.
+    async saveStep(lease, name, value, ttlSeconds): Promise<StepSave> {
+      const k = keys(lease.id);
+      const reply = await script(SAVE_STEP, [k.steps, k.lock, k.record], [lease.token, name, value, ttlSeconds]);
+      const [status, first] = reply as [number, string | undefined];
+      if (status === 1) return { status: 'saved' };
+      if (status === 2) return { status: 'exists', value: String(first) };
+      return { status: 'lost' };
+    },
+
     async watch(id) {
       const watch = await notifier.watch(keys(id).channel);
       // A completion notice carries the encoded record; a release notice ('0') does not.
@@ -249,5 +264,15 @@ export function redisStore(options: RedisStoreOptions): IdempotencyStore {
     },
 
     close: () => notifier.close(),
+
+    ...redisAdmin({
+      redis,
+      lockClients: fused ? [redis] : (lockClients ?? [redis]),
+      prefix,
+      keys,
+      cache,
+      timeoutMs,
+      call,
+    }),
   };
 }

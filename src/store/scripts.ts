@@ -119,6 +119,31 @@ return 1
 );
 
 /**
+ * save step: store one step's result in the record id's step hash, fenced by the lock token as
+ * COMPLETE is: nothing is written while another token holds the lock (under a Redlock quorum: the
+ * record store's own copy of it, when it is one of the masters) or once the record is stored. The
+ * first value stored for a name wins; a later one gets it back. The hash lives as long as a record.
+ *   KEYS[1] step hash key    KEYS[2] lock key    KEYS[3] record key
+ *   ARGV[1] lock token    ARGV[2] step name    ARGV[3] encoded value    ARGV[4] ttl in s
+ * Returns {1} saved | {2, value} a value was already saved for this name | {0} lost (nothing written)
+ */
+export const SAVE_STEP = batchable(
+  'save step',
+  3,
+  4,
+  `
+local holder = redis.call('GET', KEYS[2])
+if holder and holder ~= ARGV[1] then return {0} end
+if redis.call('EXISTS', KEYS[3]) == 1 then return {0} end
+local first = redis.call('HGET', KEYS[1], ARGV[2])
+if first then return {2, first} end
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+return {1}
+`,
+);
+
+/**
  * extend (given to redlock in place of its own): extend the lock where this token holds it, and
  * take it where nobody does. A holder whose quorum lost a master (say it held masters 2 and 3 of 3,
  * and 3 dies) then rebuilds a quorum on the others instead of losing the lock under a running
@@ -138,6 +163,29 @@ for _, key in ipairs(KEYS) do
   redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
 end
 return #KEYS
+`,
+);
+
+/**
+ * forget (admin, never on the request path): delete a call's record and its durable steps, unless
+ * a call holds the lock; forced, delete the lock too and wake the waiters so that one runs again.
+ *   KEYS[1] record key    KEYS[2] lock key    KEYS[3] steps key
+ *   ARGV[1] '1' to force    ARGV[2] notification channel
+ * Returns {0} nothing was there | {1} forgotten | {2, pttl} a call holds the lock: nothing deleted
+ */
+export const FORGET = script(
+  'forget',
+  `
+local pttl = redis.call('PTTL', KEYS[2])
+if pttl ~= -2 and ARGV[1] ~= '1' then return {2, pttl} end
+local deleted = redis.call('DEL', KEYS[1], KEYS[3])
+if pttl ~= -2 then
+  redis.call('DEL', KEYS[2])
+  redis.call('PUBLISH', ARGV[2], '0')
+  return {1}
+end
+if deleted > 0 then return {1} end
+return {0}
 `,
 );
 

@@ -25,6 +25,30 @@ export interface Watch<T = StoredRecord> {
   close(): void;
 }
 
+/** What `saveStep` did: stored it, found another holder's value first, or found the lock taken. */
+export type StepSave = { status: 'saved' } | { status: 'exists'; value: string } | { status: 'lost' };
+
+/** What a store holds for one record id, as `inspect` reads it. */
+export interface StoredState {
+  /** The completed record and when it expires (ms since the epoch), if there is one. */
+  record?: { record: StoredRecord; expiresAt: number };
+  /** Remaining ms of the lock, while a call holds it. */
+  lockTtlMs?: number;
+  /** Completed durable steps: name -> the step's result as stored (superjson text). */
+  steps: Record<string, string>;
+}
+
+/** What `forget` did: nothing there, deleted, or refused because a call holds the lock. */
+export type ForgetOutcome = { status: 'none' } | { status: 'forgotten' } | { status: 'running'; lockTtlMs: number };
+
+/** Locks held in a store, as far as a bounded scan found them. */
+export interface LockListing {
+  /** Lock record ids with their remaining TTL in ms, at most `limit`. */
+  locks: { id: string; ttlMs: number }[];
+  /** False when the scan stopped at `limit` (or its budget) before it had seen every key. */
+  complete: boolean;
+}
+
 /**
  * The contract between the middleware and a store. Every method may throw when the store is
  * unreachable; the middleware turns that into SERVICE_UNAVAILABLE before the resolver runs.
@@ -43,8 +67,30 @@ export interface IdempotencyStore {
   release(lease: Lease): Promise<void>;
   /** Subscribes to completions of `id`; resolves once the subscription is live. */
   watch(id: string): Promise<Watch>;
+  /**
+   * Step results stored by earlier attempts of `lease.id` (name -> encoded value). Optional: only
+   * `ctx.idempotency.step` needs it, and a store without it fails such a call with NOT_IMPLEMENTED.
+   */
+  readSteps?(lease: Lease): Promise<Map<string, string>>;
+  /**
+   * Stores one step's encoded value for `ttlSeconds`, unless another holder has the lock or the
+   * record is stored (`lost`), or a value for `name` is already there (`exists`, with that value).
+   */
+  saveStep?(lease: Lease, name: string, value: string, ttlSeconds: number): Promise<StepSave>;
   /** Frees the store's own resources (not the Redis clients you passed in). */
   close(): Promise<void>;
+  /**
+   * Admin (optional: the middleware never calls it; `idempotency.inspect` needs it). What is stored
+   * for `id`: record, lock and steps.
+   */
+  inspect?(id: string): Promise<StoredState>;
+  /**
+   * Admin (optional, for `idempotency.forget`). Deletes the record and its steps, unless a call holds
+   * the lock; with `force`, deletes the lock too and wakes the waiters.
+   */
+  forget?(id: string, force: boolean): Promise<ForgetOutcome>;
+  /** Admin (optional, for `idempotency.list`). Locks held now, at most `limit`, by a bounded scan. */
+  locks?(limit: number): Promise<LockListing>;
 }
 
 /** Runtime check used by option validation. */

@@ -8,14 +8,15 @@ const lease = (id: string): Lease => ({ id, token: `t-${id}` });
 function keeper(answers: Record<string, () => Promise<boolean>> = {}) {
   const extended: string[] = [];
   const reports: [string, LeaseTrouble][] = [];
-  const keep = new LeaseKeeper<string>(
-    300,
+  const keeper = new LeaseKeeper<string>(
     (l) => {
       extended.push(l.id);
       return answers[l.id]?.() ?? Promise.resolve(true);
     },
     (owner, trouble) => reports.push([owner, trouble]),
   );
+  // Every lease here takes a 300 ms lock, extended every 100 ms, unless a test says otherwise.
+  const keep = { hold: (l: Lease, owner: string, ttlMs = 300) => keeper.hold(l, owner, ttlMs) };
   return { keep, extended, reports };
 }
 
@@ -47,6 +48,17 @@ describe('LeaseKeeper', () => {
     await vi.advanceTimersByTimeAsync(1_000);
     expect(extended).toHaveLength(6);
     expect(vi.getTimerCount()).toBe(0); // the last sweep found nothing held and did not re-arm
+  });
+
+  it('extends leases of different TTLs each on its own schedule (per-procedure lockTtlMs)', async () => {
+    const { keep, extended } = keeper();
+    const short = keep.hold(lease('short'), 'short', 300);
+    const long = keep.hold(lease('long'), 'long', 3_000);
+    await vi.advanceTimersByTimeAsync(1_050);
+    expect(extended.filter((id) => id === 'short')).toHaveLength(10);
+    expect(extended.filter((id) => id === 'long')).toHaveLength(1);
+    short.release();
+    long.release();
   });
 
   it('costs a call that ends within the first third no extension at all', async () => {
@@ -103,11 +115,10 @@ describe('LeaseKeeper timer', () => {
     const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
     const before = timers();
     const keep = new LeaseKeeper<string>(
-      60_000,
       async () => true,
       () => {},
     );
-    const held = keep.hold(lease('a'), 'a');
+    const held = keep.hold(lease('a'), 'a', 60_000);
     expect(timers()).toBe(before);
     held.release();
   });

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLAIM, COMPLETE, EXTEND, RELEASE, runScript } from '../../src/store/scripts';
+import { CLAIM, COMPLETE, EXTEND, FORGET, RELEASE, runScript, SAVE_STEP } from '../../src/store/scripts';
 import { type RedisServer, startRedis } from '../helpers/redis-server';
 
 describe('Lua scripts', () => {
@@ -11,14 +11,18 @@ describe('Lua scripts', () => {
       complete: COMPLETE.sha,
       release: RELEASE.sha,
       extend: EXTEND.sha,
+      saveStep: SAVE_STEP.sha,
+      forget: FORGET.sha,
     }).toMatchInlineSnapshot(`
         {
           "claim": "af9713b2ec5131905e16a1dc23ecebfb65f7068e",
           "complete": "b9a7d98b74072303c328ba76ea4aab624e806a84",
           "extend": "1b92e23ca76d95da8e2f0f73ff4f61278f04d968",
+          "forget": "707ddce330efa7fbd9f1bfce486872e3c764ecfb",
           "release": "e4768120c48f259acbe26eca65c0597f3f40c7b7",
+          "saveStep": "6f65e15ed7dd170230c68b94e7f28bfb4dc4112f",
         }
-      `);
+    `);
   });
 
   describe('on a real Redis', () => {
@@ -62,6 +66,25 @@ describe('Lua scripts', () => {
       await redis.set('l7', 'other', 'PX', 5000);
       expect(await runScript(redis, EXTEND, ['l7'], ['mine', 5000])).toBe(0);
       expect(await redis.get('l7')).toBe('other');
+    });
+
+    it('forget refuses while the lock is held, deletes record and steps, and when forced the lock too, waking the waiters', async () => {
+      await redis.set('r8', 'rec');
+      await redis.hset('s8', 'charge', '{"json":1}');
+      await redis.set('l8', 'holder', 'PX', 5000);
+      expect(await runScript(redis, FORGET, ['r8', 'l8', 's8'], ['0', 'c8'])).toEqual([2, expect.any(Number)]);
+      expect(await redis.exists('r8', 's8', 'l8')).toBe(3);
+      const woken = new Redis(server.url);
+      await woken.subscribe('c8');
+      const message = new Promise((resolve) => woken.once('message', (_channel, text) => resolve(text)));
+      expect(await runScript(redis, FORGET, ['r8', 'l8', 's8'], ['1', 'c8'])).toEqual([1]);
+      expect(await message).toBe('0');
+      woken.disconnect();
+      expect(await redis.exists('r8', 's8', 'l8')).toBe(0);
+      expect(await runScript(redis, FORGET, ['r8', 'l8', 's8'], ['0', 'c8'])).toEqual([0]);
+      await redis.set('r9', 'rec');
+      expect(await runScript(redis, FORGET, ['r9', 'l9', 's9'], ['0', 'c9'])).toEqual([1]);
+      expect(await redis.exists('r9')).toBe(0);
     });
 
     it("release leaves another token's lock alone", async () => {

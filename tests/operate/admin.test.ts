@@ -1,0 +1,307 @@
+import { TRPCError } from '@trpc/server';
+import { Cluster, Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type IdempotencyEvent, type IdempotencyStore, memoryStore, redisStore } from '../../src';
+import { scopeKey } from '../../src/key';
+import { until } from '../helpers/app';
+import { startCluster } from '../helpers/cluster';
+import { startRedis } from '../helpers/redis-server';
+import { makePolicyApp } from './policy-app';
+
+let seq = 0;
+const fresh = (label: string) => `${label}-${Date.now()}-${++seq}`;
+
+async function failure(call: Promise<unknown>): Promise<TRPCError> {
+  try {
+    await call;
+  } catch (error) {
+    expect(error).toBeInstanceOf(TRPCError);
+    return error as TRPCError;
+  }
+  throw new Error('expected the call to fail');
+}
+
+interface Setup {
+  store: IdempotencyStore;
+  /** The client holding records, where a test can read keys directly (none for memoryStore). */
+  records?: Redis | Cluster;
+  close(): Promise<void>;
+}
+
+const setups: Record<string, () => Promise<Setup>> = {
+  memoryStore: async () => {
+    const store = memoryStore();
+    return { store, close: () => store.close() };
+  },
+  'redisStore (single node)': async () => {
+    const server = await startRedis();
+    const redis = new Redis(server.url);
+    const store = redisStore({ redis });
+    return {
+      store,
+      records: redis,
+      close: async () => {
+        await store.close();
+        redis.disconnect();
+        await server.stop();
+      },
+    };
+  },
+  'redisStore (Cluster of 3 masters)': async () => {
+    const cluster = await startCluster(3);
+    const redis = new Cluster(cluster.startupNodes);
+    const store = redisStore({ redis });
+    return {
+      store,
+      records: redis,
+      close: async () => {
+        await store.close();
+        redis.disconnect();
+        await cluster.stop();
+      },
+    };
+  },
+  'redisStore (Redlock quorum of 3 masters)': async () => {
+    const servers = await Promise.all([startRedis(), startRedis(), startRedis()]);
+    const clients = servers.map((s) => new Redis(s.url));
+    const store = redisStore({ redis: clients[0]!, lockClients: clients });
+    return {
+      store,
+      records: clients[0],
+      close: async () => {
+        await store.close();
+        for (const c of clients) c.disconnect();
+        await Promise.all(servers.map((s) => s.stop()));
+      },
+    };
+  },
+};
+
+describe.each(Object.keys(setups))('inspect, forget and list on %s', (name) => {
+  let setup: Setup;
+  beforeAll(async () => {
+    setup = await setups[name]!();
+  }, 60_000);
+  afterAll(async () => {
+    await setup?.close();
+  });
+
+  const running = async (app: ReturnType<typeof makePolicyApp>, path: string, key: string) =>
+    until(
+      async () => (await app.idempotency.inspect({ userId: 'alice', path, key })).state === 'running',
+      5000,
+      `${path} to take its lock`,
+      5,
+    );
+
+  it('answers none for a call never made', async () => {
+    const app = makePolicyApp(setup.store);
+    expect(await app.idempotency.inspect({ userId: 'alice', path: 'keyed', key: fresh('never') })).toEqual({
+      state: 'none',
+    });
+  });
+
+  it('answers done with the decoded result, when it was stored and when it expires', async () => {
+    const app = makePolicyApp(setup.store);
+    const key = fresh('done');
+    const before = Date.now();
+    await app.caller(key).invite({ email: 'a@b' });
+    const found = await app.idempotency.inspect({ userId: 'alice', path: 'invite', key });
+    expect(found).toMatchObject({ state: 'done', status: 'ok', result: { run: 1 }, decoded: true, steps: {} });
+    if (found.state !== 'done') throw new Error('not done');
+    expect(found.storedAt.getTime()).toBeGreaterThanOrEqual(before - 5);
+    expect(found.storedAt.getTime()).toBeLessThanOrEqual(Date.now());
+    // invite keeps its records an hour (its meta).
+    const life = found.expiresAt.getTime() - found.storedAt.getTime();
+    expect(life).toBeGreaterThan(3_500_000);
+    expect(life).toBeLessThanOrEqual(3_601_000);
+    expect(found.fingerprint).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  });
+
+  it('answers done with the code and message of a kept error', async () => {
+    const app = makePolicyApp(setup.store);
+    const key = fresh('error');
+    await failure(app.caller(key).failing({ sku: 'x' }));
+    expect(await app.idempotency.inspect({ userId: 'alice', path: 'failing', key })).toMatchObject({
+      state: 'done',
+      status: 'error',
+      result: { code: 'NOT_FOUND', message: 'no such sku (1)' },
+    });
+  });
+
+  it('answers running while a call holds the lock; forget refuses it with CONFLICT unless forced', async () => {
+    const app = makePolicyApp(setup.store);
+    const key = fresh('running');
+    const ref = { userId: 'alice', path: 'held', key };
+    const call = app.caller(key).held({ n: 1 });
+    await running(app, 'held', key);
+    const found = await app.idempotency.inspect(ref);
+    expect(found.state).toBe('running');
+    expect(found.state === 'running' && found.lockTtlMs).toBeGreaterThan(0);
+    expect(found.state === 'running' && found.lockTtlMs).toBeLessThanOrEqual(700);
+
+    const refused = await failure(app.idempotency.forget(ref));
+    expect(refused.code).toBe('CONFLICT');
+    expect(refused.message).toMatch(/still running .* pass \{ force: true \}/);
+    expect((await app.idempotency.inspect(ref)).state).toBe('running');
+
+    const id = scopeKey('alice', 'held', key);
+    const listed = await app.idempotency.list();
+    expect(listed.process.count).toBe(1);
+    expect(listed.process.calls).toEqual([{ id, path: 'held', ageMs: expect.any(Number) }]);
+    expect(listed.store.locks).toContainEqual({ id, ttlMs: expect.any(Number) });
+    expect(listed.store.locks.find((l) => l.id === id)!.ttlMs).toBeLessThanOrEqual(700);
+
+    expect(await app.idempotency.forget(ref, { force: true })).toEqual({ forgotten: true });
+    expect((await app.idempotency.inspect(ref)).state).toBe('none');
+    expect((await app.idempotency.list()).store.locks.map((l) => l.id)).not.toContain(id);
+    app.release();
+    expect(await call).toEqual({ run: 1 });
+  });
+
+  it('forgets a done call, so that the next call with its key runs again; by reference or by logged id', async () => {
+    const events: IdempotencyEvent[] = [];
+    const app = makePolicyApp(setup.store, { onEvent: (e) => events.push(e) });
+    const key = fresh('forget');
+    const ref = { userId: 'alice', path: 'keyed', key };
+    await app.caller(key).keyed({ amount: 1 });
+    await app.caller(key).keyed({ amount: 1 });
+    expect(app.runs.keyed).toBe(1);
+    expect(await app.idempotency.forget(ref)).toEqual({ forgotten: true });
+    expect(await app.idempotency.forget(ref)).toEqual({ forgotten: false });
+    expect(await app.caller(key).keyed({ amount: 1 })).toEqual({ run: 2 });
+    expect(app.runs.keyed).toBe(2);
+
+    // As an incident starts: from the record id that onEvent logged, no raw key at hand.
+    const logged = events.at(-1)!.key;
+    expect(logged).toBe(scopeKey('alice', 'keyed', key));
+    expect((await app.idempotency.inspect({ id: logged })).state).toBe('done');
+    expect(await app.idempotency.forget({ id: logged })).toEqual({ forgotten: true });
+    expect(await app.caller(key).keyed({ amount: 1 })).toEqual({ run: 3 });
+  });
+
+  it('lists at most `limit` calls and locks, oldest calls first, and says when it stopped short', async () => {
+    const app = makePolicyApp(setup.store);
+    const keys = [fresh('l1'), fresh('l2'), fresh('l3')];
+    const calls = [];
+    for (const key of keys) {
+      calls.push(app.caller(key).held({ n: 1 }));
+      await running(app, 'held', key);
+    }
+    const listed = await app.idempotency.list({ limit: 2 });
+    expect(listed.process.count).toBe(3);
+    expect(listed.process.calls.map((c) => c.id)).toEqual(keys.slice(0, 2).map((k) => scopeKey('alice', 'held', k)));
+    expect(listed.store.locks).toHaveLength(2);
+    expect(listed.store.complete).toBe(false);
+    const all = await app.idempotency.list({ limit: 1000 });
+    expect(all.store.complete).toBe(true);
+    expect(all.store.locks.map((l) => l.id)).toEqual(
+      expect.arrayContaining(keys.map((k) => scopeKey('alice', 'held', k))),
+    );
+    app.release();
+    await Promise.all(calls);
+    expect((await app.idempotency.list()).process).toEqual({ count: 0, calls: [] });
+  });
+
+  it('returns the completed durable steps decoded, and forget deletes them with the record', async () => {
+    const app = makePolicyApp(setup.store);
+    const key = fresh('steps');
+    const ref = { userId: 'alice', path: 'charge', key };
+    expect(await app.caller(key).charge({ cents: 500 })).toEqual({ charged: 1 });
+    const found = await app.idempotency.inspect(ref);
+    expect(found.state === 'done' && found.steps).toEqual({ charge: { at: new Date(0), cents: 500n, run: 1 } });
+    expect(await app.idempotency.forget(ref)).toEqual({ forgotten: true });
+    expect(await app.idempotency.inspect(ref)).toEqual({ state: 'none' });
+    // The step ran again: forget took its stored result too, not just the record.
+    expect(await app.caller(key).charge({ cents: 500 })).toEqual({ charged: 2 });
+    expect(app.runs.charge).toBe(2);
+  });
+});
+
+describe('admin calls that cannot go through', () => {
+  const app = makePolicyApp(memoryStore());
+
+  it('answer BAD_REQUEST for a malformed reference or limit', async () => {
+    const bad = [
+      app.idempotency.inspect({ id: 'not-a-record-id' }),
+      app.idempotency.inspect({ userId: 'a', path: '', key: 'k' }),
+      app.idempotency.inspect({ userId: {} as never, path: 'p', key: 'k' }),
+      app.idempotency.forget({ userId: 'a', path: 'p', key: 'has space' }),
+      app.idempotency.forget(null as never),
+      app.idempotency.list({ limit: 0 }),
+      app.idempotency.list({ limit: 1001 }),
+    ];
+    for (const call of bad) expect((await failure(call)).code).toBe('BAD_REQUEST');
+    expect((await failure(app.idempotency.inspect({ id: 'x' }))).message).toMatch(/as onEvent logged it/);
+  });
+
+  it('answer NOT_IMPLEMENTED on a custom store without the admin methods', async () => {
+    const { inspect: _i, forget: _f, locks: _l, ...bare } = memoryStore();
+    const custom = makePolicyApp(bare);
+    for (const call of [
+      custom.idempotency.inspect({ userId: 'a', path: 'p', key: 'k' }),
+      custom.idempotency.forget({ userId: 'a', path: 'p', key: 'k' }),
+      custom.idempotency.list(),
+    ]) {
+      const error = await failure(call);
+      expect(error.code).toBe('NOT_IMPLEMENTED');
+      expect(error.message).toMatch(/Implement inspect, forget and locks/);
+    }
+  });
+
+  it('answer SERVICE_UNAVAILABLE when Redis is down, without hanging', async () => {
+    const server = await startRedis();
+    const redis = new Redis(server.url, { maxRetriesPerRequest: 1 });
+    const store = redisStore({ redis, commandTimeoutMs: 300 });
+    const down = makePolicyApp(store);
+    await redis.ping();
+    await server.kill();
+    await until(async () => redis.status !== 'ready', 5000, 'the client to see the outage');
+    for (const call of [
+      down.idempotency.inspect({ userId: 'a', path: 'p', key: 'k' }),
+      down.idempotency.forget({ userId: 'a', path: 'p', key: 'k' }),
+      down.idempotency.list(),
+    ]) {
+      expect((await failure(call)).code).toBe('SERVICE_UNAVAILABLE');
+    }
+    await store.close();
+    redis.disconnect();
+    await server.stop();
+  });
+});
+
+describe('admin calls on a Redlock quorum with one of three masters down', () => {
+  it('still inspect, list and forget, and say the listing may be incomplete', async () => {
+    const servers = await Promise.all([startRedis(), startRedis(), startRedis()]);
+    const clients = servers.map((s) => new Redis(s.url, { maxRetriesPerRequest: 1 }));
+    const store = redisStore({ redis: clients[0]!, lockClients: clients, commandTimeoutMs: 300 });
+    try {
+      const app = makePolicyApp(store);
+      const key = fresh('minority-down');
+      const held = app.caller(key).held({ n: 1 });
+      await until(
+        async () => (await app.idempotency.inspect({ userId: 'alice', path: 'held', key })).state === 'running',
+        5000,
+        'the lock',
+        5,
+      );
+      await servers[2]!.kill();
+      await until(async () => clients[2]!.status !== 'ready', 5000, 'the client to see the outage');
+      const ref = { userId: 'alice', path: 'held', key };
+      expect((await app.idempotency.inspect(ref)).state).toBe('running');
+      const listed = await app.idempotency.list();
+      expect(listed.store.locks.map((l) => l.id)).toContain(scopeKey('alice', 'held', key));
+      expect(listed.store.complete).toBe(false);
+      expect((await failure(app.idempotency.forget(ref))).code).toBe('CONFLICT');
+      app.release();
+      expect(await held).toEqual({ run: 1 });
+      expect((await app.idempotency.inspect(ref)).state).toBe('done');
+      expect(await app.idempotency.forget(ref)).toEqual({ forgotten: true });
+      expect((await app.idempotency.inspect(ref)).state).toBe('none');
+    } finally {
+      await store.close();
+      for (const c of clients) c.disconnect();
+      await Promise.all(servers.map((s) => s.stop()));
+    }
+  });
+});
