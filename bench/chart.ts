@@ -70,13 +70,43 @@ export function renderChart(results: ContenderResult[], runAt: string): string {
     20 + PANEL_W,
     20,
   );
+  const row2 = 20 + Math.max(latency.height, throughput.height) + 20;
+  const withCpu = results.filter((r) => r.cpu);
+  const cpu = panel(
+    {
+      title: 'Node CPU per call at concurrency 32 (µs, lower is better)',
+      series: [
+        { name: 'first execution', color: '#66c2a5', value: (r) => r.cpu?.first.nodeMicros ?? Number.NaN },
+        { name: 'replay', color: '#1a7f5a', value: (r) => r.cpu?.replay.nodeMicros ?? Number.NaN },
+      ],
+      format: (v) => `${v.toFixed(1)} µs`,
+    },
+    withCpu,
+    20,
+    row2,
+  );
+  const redisCpu = panel(
+    {
+      title: "Redis CPU per call, on the contender's own server (µs, lower is better)",
+      series: [
+        { name: 'first execution', color: '#e78ac3', value: (r) => r.cpu?.first.redisMicros ?? Number.NaN },
+        { name: 'replay', color: '#a3306f', value: (r) => r.cpu?.replay.redisMicros ?? Number.NaN },
+      ],
+      format: (v) => `${v.toFixed(1)} µs`,
+    },
+    withCpu.filter((r) => r.cpu?.first.redisMicros !== undefined),
+    20 + PANEL_W,
+    row2,
+  );
   const width = 40 + 2 * PANEL_W;
-  const height = 20 + Math.max(latency.height, throughput.height) + 30;
+  const height = row2 + Math.max(cpu.height, redisCpu.height) + 30;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="12">
 <style>.title{font-weight:600;font-size:13px}.value{fill:#444;font-size:11px}.note{fill:#666;font-size:11px}</style>
 <rect width="100%" height="100%" fill="#fff"/>
 ${latency.svg}
 ${throughput.svg}
+${cpu.svg}
+${redisCpu.svg}
 <text x="20" y="${height - 10}" class="note">trpc-idempotency benchmark, ${esc(runAt)}. One redis-server per contender on loopback; compare ratios within one run, not absolute values.</text>
 </svg>
 `;

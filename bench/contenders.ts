@@ -21,6 +21,7 @@ const { createIdempotency, memoryStore, redisStore } = (await import(DIST.href).
     cause: error,
   });
 })) as typeof import('../src');
+type IdempotencyOptions<T> = import('../src').IdempotencyOptions<T>;
 
 /** The context every contender sees: the key header, and a user to scope keys by. */
 export interface BenchContext {
@@ -82,7 +83,12 @@ async function ioredis(url: string): Promise<Redis> {
   return redis;
 }
 
-function ours(id: string, label: string, cache: boolean): Contender {
+/** Ours on its own ioredis; `options` go to createIdempotency, `cache` to redisStore. */
+export function ours(
+  id: string,
+  label: string,
+  { cache = true, ...options }: { cache?: boolean } & Partial<IdempotencyOptions<BenchContext>> = {},
+): Contender {
   return {
     id,
     label,
@@ -92,11 +98,13 @@ function ours(id: string, label: string, cache: boolean): Contender {
     async create(url) {
       const redis = await ioredis(url);
       const store = redisStore(cache ? { redis } : { redis, cache: false });
-      const idempotency = createIdempotency<BenchContext>({ store });
+      const idempotency = createIdempotency<BenchContext>({ ...options, store });
       return {
         middleware: asBench(idempotency.middleware),
         inFlight: () => idempotency.inFlight,
         async close() {
+          // A graceful shutdown: results still being stored behind their reply land first.
+          while (idempotency.inFlight > 0) await new Promise((resolve) => setTimeout(resolve, 5));
           await store.close();
           await redis.quit();
         },
@@ -242,8 +250,9 @@ export const CONTENDERS: Contender[] = [
       return { middleware: undefined, inFlight: () => undefined, close: async () => {} };
     },
   },
-  ours('redis', 'ours: redisStore', true),
-  ours('redis-nocache', 'ours: redisStore, cache off', false),
+  ours('redis', 'ours: redisStore'),
+  ours('redis-behind', 'ours: redisStore, replyBeforeStored', { replyBeforeStored: true }),
+  ours('redis-nocache', 'ours: redisStore, cache off', { cache: false }),
   {
     id: 'memory',
     label: 'ours: memoryStore',

@@ -11,12 +11,15 @@ import { fileURLToPath } from 'node:url';
 import { type RedisServer, startRedis } from '../tests/helpers/redis-server';
 import { sleep } from './app';
 import { renderChart } from './chart';
-import { CONTENDERS } from './contenders';
+import { CONTENDERS, ours } from './contenders';
+import { type CpuPerCall, medianCpu } from './cpu';
 import { measureDurable, printDurable } from './durable';
 import { measureEncryption, printEncryption } from './encryption';
 import {
   type ContenderResult,
+  cpuRound,
   latencyBlock,
+  measureCallerPath,
   measureCost,
   measureCrossProcess,
   measureDuplicates,
@@ -28,8 +31,9 @@ import {
 } from './measure';
 import { benchOtel, printOtel } from './otel';
 import { RedisProbe } from './redis-stats';
-import { printReport, targets } from './report';
+import { printFeatures, printReport, targets } from './report';
 import { distribution, median } from './stats';
+import { compareVariants, type FeatureCost } from './variants';
 
 const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
 const only = process.env.BENCH_ONLY?.split(',');
@@ -53,6 +57,7 @@ say('cost and memory');
 for (const s of subjects) {
   await measureCost(s);
   await measureDuplicates(s);
+  await measureCallerPath(s, s.redis.url);
   say('.');
 }
 
@@ -79,6 +84,12 @@ for (const kind of ['first', 'replay'] as const) {
     }
     say('.');
   }
+}
+say('\ncpu');
+const cpu = new Map(subjects.map((s) => [s, { first: [] as CpuPerCall[], replay: [] as CpuPerCall[] }]));
+for (let round = 0; round < PLAN.cpuRounds; round++) {
+  for (const s of rotated(subjects, round)) await cpuRound(s, round, cpu.get(s)!);
+  say('.');
 }
 say('\nthroughput');
 const trials = new Map(subjects.map((s) => [s, { unique: [] as number[], replay: [] as number[], errors: 0 }]));
@@ -113,6 +124,8 @@ for (const s of subjects) {
   const sample = samples.get(s)!;
   const trial = trials.get(s)!;
   s.result.latency = { first: distribution(sample.first), replay: distribution(sample.replay) };
+  const rounds = cpu.get(s)!;
+  s.result.cpu = { first: medianCpu(rounds.first), replay: medianCpu(rounds.replay), rounds };
   s.result.throughput = {
     unique: median(trial.unique),
     replay: median(trial.replay),
@@ -135,10 +148,25 @@ for (const s of subjects) {
 }
 say('\n');
 
+// What each feature costs: an A/B of ours, the feature off then on, one call per feature
+// (bench/variants.ts). Skipped when BENCH_ONLY picks contenders.
+const features: FeatureCost[] = [];
+if (!only) {
+  say('features');
+  features.push(
+    await compareVariants('replyBeforeStored', [
+      ours('off', 'replyBeforeStored off'),
+      ours('on', 'replyBeforeStored on', { replyBeforeStored: true }),
+    ]),
+  );
+  say('\n');
+}
+
 const verdicts = targets(results);
 printReport(results, verdicts, leak);
 const encryption = await measureEncryption();
 printEncryption(encryption);
+printFeatures(features);
 say('durable mutations (PostgreSQL at 127.0.0.1:5432)\n');
 const durable = await measureDurable();
 printDurable(durable);
@@ -157,6 +185,7 @@ const report = {
   },
   plan: PLAN,
   results,
+  features,
   leak,
   targets: verdicts,
   encryption,

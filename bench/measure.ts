@@ -1,8 +1,10 @@
 import { Redis } from 'ioredis';
 import { type Completion, makeBenchApp, sleep } from './app';
 import type { Contender, Instance } from './contenders';
+import { type CpuPerCall, cpuPerCall } from './cpu';
 import { startChild } from './cross-process';
 import type { Delta, RedisProbe } from './redis-stats';
+import { slowLink } from './slow-link';
 import { type Distribution, max, median } from './stats';
 
 /** Sizes of every phase; `BENCH_SCALE=0.3` shrinks them for a quick look. */
@@ -19,6 +21,12 @@ export const PLAN = {
   /** Latency blocks and throughput trials, interleaved across contenders. */
   blocks: 5,
   trials: 15,
+  /** CPU per call: rounds interleaved across contenders, each of `cpuCalls` calls at `concurrency`. */
+  cpuRounds: 7,
+  cpuCalls: Math.max(500, Math.round((2000 * scale) / 100) * 100),
+  /** The slow link: its round trip, and the sequential calls timed through it per kind. */
+  linkDelayMs: 5,
+  linkCalls: 21,
 };
 
 export interface WakeResult {
@@ -34,9 +42,14 @@ export interface WakeResult {
 export interface ContenderResult {
   id: string;
   label: string;
-  cost?: { first: Cost; replay: Cost };
+  /** `replay` is each key's first replay in this process; `again`, its second. */
+  cost?: { first: Cost; replay: Cost; again: Cost };
+  /** Round trips the caller waited for (p50 through the slow link ÷ its delay), per kind of call. */
+  callerPath?: { delayMs: number; first: number; replay: number; again: number };
   memory?: { keysPerRecord: number; bytesPerRecord: number };
   latency: { first: Distribution; replay: Distribution };
+  /** Median over the CPU rounds, per call, at concurrency PLAN.concurrency. */
+  cpu?: { first: CpuPerCall; replay: CpuPerCall; rounds: { first: CpuPerCall[]; replay: CpuPerCall[] } };
   throughput: { unique: number; replay: number; errors: number; trials: { unique: number[]; replay: number[] } };
   duplicates?: { one: number; fifty: number; executions: number };
   wakeInProcess: WakeResult;
@@ -106,7 +119,47 @@ export async function measureCost(s: Subject): Promise<void> {
   const first = per(await probe.since(before), PLAN.costCalls);
   before = await probe.snapshot();
   for (let i = 0; i < PLAN.costCalls; i++) await create(s, key('cost', i));
-  result.cost = { first, replay: per(await probe.since(before), PLAN.costCalls) };
+  const replay = per(await probe.since(before), PLAN.costCalls);
+  before = await probe.snapshot();
+  for (let i = 0; i < PLAN.costCalls; i++) await create(s, key('cost', i));
+  result.cost = { first, replay, again: per(await probe.since(before), PLAN.costCalls) };
+}
+
+/**
+ * Round trips on the caller's path, which loopback hides: a second instance of the contender talks
+ * to its Redis through a link that holds every reply back for PLAN.linkDelayMs, and the median
+ * latency of sequential calls, divided by the median of a bare PING through the same link (the
+ * delay as this machine's timers keep it), counts the round trips each call waited for.
+ */
+export async function measureCallerPath(s: Subject, redisUrl: string): Promise<void> {
+  if (!s.contender.redis) return;
+  const link = await slowLink(redisUrl, PLAN.linkDelayMs);
+  const instance = await s.contender.create(link.url);
+  const ping = new Redis(link.url, { maxRetriesPerRequest: 1 });
+  const app = makeBenchApp(instance.middleware);
+  const timed = async (run: () => Promise<unknown>) => {
+    const start = performance.now();
+    await run();
+    return performance.now() - start;
+  };
+  const pass = async (run: (i: number) => Promise<unknown>) => {
+    const times: number[] = [];
+    for (let i = 0; i < PLAN.linkCalls; i++) times.push(await timed(() => run(i)));
+    return median(times);
+  };
+  try {
+    const call = (i: number) => app.caller(s.key('link', i)).create({ sku: 'sku-1' });
+    for (let i = 0; i < 5; i++) await call(-1 - i); // scripts loaded, connections open, code warm
+    const roundTrip = await pass(() => ping.ping());
+    // The same keys three times: first calls, their first replays, and their second.
+    const first = (await pass(call)) / roundTrip;
+    const replay = (await pass(call)) / roundTrip;
+    s.result.callerPath = { delayMs: PLAN.linkDelayMs, first, replay, again: (await pass(call)) / roundTrip };
+  } finally {
+    ping.disconnect();
+    await instance.close();
+    await link.close();
+  }
 }
 
 /** Commands for one call versus 50 concurrent in-process duplicates of one key. */
@@ -133,6 +186,16 @@ export async function latencyBlock(s: Subject, block: number, samples: number[])
     await create(s, s.key('lat', i));
     samples.push(performance.now() - start);
   }
+}
+
+/**
+ * One round of CPU per call: `PLAN.cpuCalls` first calls on fresh keys, then as many replays of
+ * the latency keys (stored and replayed once already), Node's and the contender's Redis's.
+ */
+export async function cpuRound(s: Subject, round: number, into: { first: CpuPerCall[]; replay: CpuPerCall[] }) {
+  const options = { calls: PLAN.cpuCalls, concurrency: PLAN.concurrency, probe: s.probe };
+  into.first.push(await cpuPerCall((i) => create(s, s.key(`cpu${round}`, i)), options));
+  into.replay.push(await cpuPerCall((i) => create(s, s.key('lat', i % PLAN.latencyCalls)), options));
 }
 
 /** Calls per second at a fixed concurrency for `ms`: unique keys, or replays of the latency keys. */

@@ -1,6 +1,7 @@
 import { CONTENDERS } from './contenders';
 import { type ContenderResult, PLAN, type WakeResult } from './measure';
 import { median } from './stats';
+import type { FeatureCost } from './variants';
 
 export interface Verdict {
   target: string;
@@ -47,6 +48,27 @@ function bestPeerReplayP50(results: ContenderResult[]): number {
   return Math.min(...peers(results).map((r) => r.latency.replay.p50));
 }
 
+/** The lowest value among the peers in this run (the best peer for a cost). */
+function bestPeer(results: ContenderResult[], value: (r: ContenderResult) => number | undefined): number {
+  const values = peers(results)
+    .map(value)
+    .filter((v): v is number => v !== undefined && Number.isFinite(v));
+  return values.length ? Math.min(...values) : Number.NaN;
+}
+
+const nodeFirst = (r: ContenderResult) => r.cpu?.first.nodeMicros;
+const nodeReplay = (r: ContenderResult) => r.cpu?.replay.nodeMicros;
+const redisFirst = (r: ContenderResult) => r.cpu?.first.redisMicros;
+const redisReplay = (r: ContenderResult) => r.cpu?.replay.redisMicros;
+const firstP50 = (r: ContenderResult) => r.latency.first.p50;
+
+/** This row's cost ÷ the best peer's (lower is better), as `0.62×`. */
+function costRatio(r: ContenderResult, results: ContenderResult[], value: (r: ContenderResult) => number | undefined) {
+  const mine = value(r);
+  return mine === undefined ? Number.NaN : mine / bestPeer(results, value);
+}
+const ratio = (v: number) => (Number.isFinite(v) ? `${v.toFixed(2)}×` : '–');
+
 function table(head: string[], rows: string[][]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
@@ -66,9 +88,11 @@ function tables(results: ContenderResult[]): string[] {
       'contender',
       'round trips: first',
       'replay',
-      'commands: first',
+      'again',
+      `caller waits (${PLAN.linkDelayMs} ms link): first`,
       'replay',
-      'Redis CPU µs: first',
+      'again',
+      'commands: first',
       'replay',
       'bytes/record',
       `commands: 1 call → ${PLAN.duplicates} dups`,
@@ -79,12 +103,36 @@ function tables(results: ContenderResult[]): string[] {
         r.label,
         fmt(r.cost?.first.roundTrips),
         fmt(r.cost?.replay.roundTrips),
+        fmt(r.cost?.again.roundTrips),
+        fmt(r.callerPath?.first, 1),
+        fmt(r.callerPath?.replay, 1),
+        fmt(r.callerPath?.again, 1),
         fmt(r.cost?.first.commands),
         fmt(r.cost?.replay.commands),
-        fmt(r.cost?.first.cpuMicros, 0),
-        fmt(r.cost?.replay.cpuMicros, 0),
         r.memory ? `${Math.round(r.memory.bytesPerRecord)} (${fmt(r.memory.keysPerRecord, 0)} key)` : '–',
         r.duplicates ? `${r.duplicates.one} → ${r.duplicates.fifty}` : '–',
+      ]),
+  );
+  const cpu = table(
+    [
+      'contender',
+      'Node µs: first',
+      'replay',
+      'Redis µs: first',
+      'replay',
+      'vs best peer: Node first · Node replay · Redis first · Redis replay',
+    ],
+    results
+      .filter((r) => r.cpu)
+      .map((r) => [
+        r.label,
+        fmt(nodeFirst(r), 1),
+        fmt(nodeReplay(r), 1),
+        fmt(redisFirst(r), 1),
+        fmt(redisReplay(r), 1),
+        info(r)?.id === 'bare'
+          ? '–'
+          : [nodeFirst, nodeReplay, redisFirst, redisReplay].map((v) => ratio(costRatio(r, results, v))).join(' · '),
       ]),
   );
   const speed = table(
@@ -96,7 +144,7 @@ function tables(results: ContenderResult[]): string[] {
       'p99',
       `unique/s @${PLAN.concurrency}`,
       `replays/s @${PLAN.concurrency}`,
-      'vs best peer: replay p50 · unique/s · replay/s',
+      'vs best peer: first p50 · replay p50 · unique/s · replay/s',
     ],
     results.map((r) => [
       r.label,
@@ -108,7 +156,7 @@ function tables(results: ContenderResult[]): string[] {
       perSec(r.throughput.replay),
       info(r)?.id === 'bare'
         ? '–'
-        : `${times(bestReplayP50 / r.latency.replay.p50)} · ${times(throughputRatio(r, results, 'unique'))} · ${times(throughputRatio(r, results, 'replay'))}`,
+        : `${ratio(costRatio(r, results, firstP50))} · ${times(bestReplayP50 / r.latency.replay.p50)} · ${times(throughputRatio(r, results, 'unique'))} · ${times(throughputRatio(r, results, 'replay'))}`,
     ]),
   );
   const wake = table(
@@ -121,7 +169,7 @@ function tables(results: ContenderResult[]): string[] {
     ],
     results.map((r) => [r.label, ...wakeCell(r.wakeInProcess), ...wakeCell(r.wakeCrossProcess)]),
   );
-  return [cost, speed, wake];
+  return [cost, cpu, speed, wake];
 }
 
 export function targets(results: ContenderResult[]): Verdict[] {
@@ -131,6 +179,9 @@ export function targets(results: ContenderResult[]): Verdict[] {
     const name = r.label.replace(/^ours: /, '');
     const replayRt = r.cost?.replay.roundTrips ?? Number.NaN;
     const firstRt = r.cost?.first.roundTrips ?? Number.NaN;
+    const waited = r.callerPath?.first ?? Number.NaN;
+    const cpuRatio = costRatio(r, results, nodeFirst);
+    const p50Ratio = costRatio(r, results, firstP50);
     const wake = r.wakeCrossProcess?.medianMs ?? Number.NaN;
     const dup = r.duplicates ? r.duplicates.fifty / r.duplicates.one : Number.NaN;
     verdicts.push(
@@ -139,6 +190,17 @@ export function targets(results: ContenderResult[]): Verdict[] {
         target: `${name}: first execution ≤ 2 round trips`,
         measured: `${fmt(firstRt)} per call`,
         met: firstRt <= 2.05,
+      },
+      {
+        target: `${name}: first execution waits for 1 round trip`,
+        measured: `${fmt(waited, 1)} (p50 over a ${PLAN.linkDelayMs} ms link ÷ a PING's p50 over it)`,
+        met: waited < 1.5,
+      },
+      { target: `${name}: first-call p50 ≤ 1.0× best peer`, measured: ratio(p50Ratio), met: p50Ratio <= 1 },
+      {
+        target: `${name}: Node CPU per first call ≤ 0.7× best peer`,
+        measured: `${fmt(nodeFirst(r), 1)} µs, ${ratio(cpuRatio)}`,
+        met: cpuRatio <= 0.7,
       },
       {
         target: `${name}: cross-process wake median ≤ 2 ms`,
@@ -174,9 +236,12 @@ export interface Leak {
 }
 
 export function printReport(results: ContenderResult[], verdicts: Verdict[], leak: Leak): void {
-  const [cost, speed, wake] = tables(results);
+  const [cost, cpu, speed, wake] = tables(results);
   console.log(
-    `\nRedis cost per call (${PLAN.costCalls} sequential calls; commands include those run inside Lua)\n${cost}`,
+    `\nRedis cost per call (${PLAN.costCalls} sequential calls; "again" is a key's second replay in this process; "caller waits" counts the round trips a call waited for: its p50 over a link that delays every reply by ${PLAN.linkDelayMs} ms, ÷ a PING's p50 over it; commands include those run inside Lua)\n${cost}`,
+  );
+  console.log(
+    `\nCPU per call (process.cpuUsage and the contender's Redis INFO cpu; median of ${PLAN.cpuRounds} rounds of ${PLAN.cpuCalls} calls at concurrency ${PLAN.concurrency}, interleaved across contenders; ratio = this row ÷ the best peer's, lower is better)\n${cpu}`,
   );
   console.log(
     `\nLatency through createCaller (${PLAN.latencyCalls} sequential calls each) and throughput (median of ${PLAN.trials} trials of ${PLAN.throughputMs} ms at concurrency ${PLAN.concurrency}), interleaved across contenders; throughput ratios are medians of per-trial ratios\n${speed}`,
@@ -201,4 +266,22 @@ export function printReport(results: ContenderResult[], verdicts: Verdict[], lea
   );
   console.log('\nTargets');
   for (const v of verdicts) console.log(`  ${v.met ? 'met   ' : 'MISSED'} ${v.target}: ${v.measured}`);
+}
+
+/** Each feature's variants, side by side: CPU and round trips per call, ratios against the first. */
+export function printFeatures(features: FeatureCost[]): void {
+  for (const f of features) {
+    const rows = f.variants.map((v) => [
+      v.label,
+      fmt(v.cpu.first.nodeMicros, 1),
+      fmt(v.cpu.replay.nodeMicros, 1),
+      fmt(v.cpu.first.redisMicros, 1),
+      fmt(v.cpu.replay.redisMicros, 1),
+      `${fmt(v.roundTrips.first)} / ${fmt(v.roundTrips.replay)}`,
+      `${ratio(v.ratio.first)} · ${ratio(v.ratio.replay)}`,
+    ]);
+    const head = ['variant', 'Node µs: first', 'replay', 'Redis µs: first', 'replay', 'round trips: first / replay'];
+    console.log(`\nWhat ${f.feature} costs (CPU per call at concurrency 32, median of interleaved rounds)`);
+    console.log(table([...head, `vs ${f.variants[0]?.label}: Node first · replay`], rows));
+  }
 }

@@ -6,6 +6,7 @@ import { executionScope, type IdempotencyScope, keylessScope } from './durable/s
 import { clientClosed, inputMismatch, keyRequired, recordUnreadable, stillRunning, storeUnavailable } from './errors';
 import type { IdempotencyEvent } from './events';
 import { type CallerScope, type IdempotencyContext, parseKey, scopeKey } from './key';
+import { LeaseKeeper } from './lease-keeper';
 import { type IdempotencyOptions, resolveOptions } from './options';
 import { type CallPolicy, fingerprintOf, policies } from './policy';
 import { type CallOutcome, openRecord, recordFor, replay, type StoredRecord } from './record';
@@ -21,7 +22,7 @@ const TAKEOVER_MARGIN_MS = 25;
 export interface Idempotency<TContext> extends AdminApi {
   /** The middleware: `procedure.use(idempotency.middleware)`. */
   middleware: TRPCMiddlewareBuilder<TContext, object, { idempotency: IdempotencyScope }, unknown>;
-  /** Calls in this process currently running or waiting per record id (0 when idle). */
+  /** Calls in this process currently running, waiting, or (replyBeforeStored) being stored, per record id; 0 when idle. */
   readonly inFlight: number;
   /**
    * Validates the `meta.idempotency` of every procedure in `router` now, at startup, instead of on
@@ -72,6 +73,9 @@ function joined(flight: Flight): Promise<StoredRecord | null> {
   return flight.done;
 }
 
+/** What a flight's waiters get: a record, nothing, or (replyBeforeStored) a record still being stored. */
+type Shared = StoredRecord | null | Promise<StoredRecord | null>;
+
 const USER_ID_TYPES = new Set(['string', 'number', 'bigint']);
 
 /**
@@ -85,6 +89,11 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
   const config = resolveOptions(options);
   const { store } = config;
   const flights = new Map<string, Flight>();
+  // One timer per lock TTL in use extends the locks of every running call (see lease-keeper.ts).
+  const leases = new LeaseKeeper<Call<unknown>>(
+    (lease, ttlMs) => store.extend(lease, ttlMs),
+    (call, type, error) => emit(call, type, { error }),
+  );
   const policy = policies(config);
   config.telemetry?.attach({
     get inFlight() {
@@ -196,21 +205,28 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
     }
     const flight: Flight = { path: call.path, startedAt: call.startedAt };
     flights.set(call.id, flight);
-    let shared: StoredRecord | null = null;
+    let shared: Shared = null;
     try {
       const led = await lead(call);
       shared = led.record;
       return led.answer;
     } finally {
-      flights.delete(call.id);
-      flight.settle?.(shared);
+      // A result still being stored (replyBeforeStored) keeps its flight until it is.
+      if (shared instanceof Promise) {
+        shared.then((record) => land(call.id, flight, record));
+      } else {
+        land(call.id, flight, shared);
+      }
     }
   }
 
+  function land(id: string, flight: Flight, record: StoredRecord | null): void {
+    flights.delete(id);
+    flight.settle?.(record);
+  }
+
   /** Claims the record id; replays, runs, or waits on the store's notifications and tries again. */
-  async function lead<R extends CallOutcome>(
-    call: Call<R>,
-  ): Promise<{ answer: Answer<R>; record: StoredRecord | null }> {
+  async function lead<R extends CallOutcome>(call: Call<R>): Promise<{ answer: Answer<R>; record: Shared }> {
     let watch: Watch | undefined;
     let waited = false;
     try {
@@ -251,17 +267,17 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
 
   /** Runs the resolver under the lease, keeps the lease alive, then stores the result. */
   async function execute<R extends CallOutcome>(call: Call<R>, lease: Lease) {
-    const keeper = keepAlive(call, lease);
+    const held = leases.hold(lease, call, call.policy.lockTtlMs);
     let result: R;
     const ranAt = performance.now();
     try {
       result = await call.run(lease);
     } catch (error) {
-      keeper.stop();
+      held.release();
       await store.release(lease).catch((e: unknown) => emit(call, 'store-error', { error: e }));
       throw error;
     }
-    keeper.stop();
+    held.release();
     call.resolverMs = performance.now() - ranAt; // the overhead telemetry reports is the rest
     const record = recordFor(result, {
       fingerprint: call.fingerprint,
@@ -270,7 +286,23 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
       superjson: config.superjson,
       sealWith: sealing(call.id),
     });
-    // What this process's waiters get: the record, unless another holder's is the one stored.
+    const answer = { kind: 'ran', result } as Answer<R>;
+    const storing = storeResult(call, lease, record);
+    if (!config.replyBeforeStored) return { answer, record: await storing };
+    // The batcher sends on the next tick: let the COMPLETE leave before this reply's own work.
+    await new Promise((resolve) => process.nextTick(resolve));
+    return { answer, record: storing };
+  }
+
+  /**
+   * Stores the record (or drops the lock when there is none). Resolves with what this process's
+   * waiters get: the record, unless another holder's is the one stored.
+   */
+  async function storeResult(
+    call: Call<unknown>,
+    lease: Lease,
+    record: StoredRecord | null,
+  ): Promise<StoredRecord | null> {
     let shared = record;
     call.storeCalls++; // the completion or release below
     try {
@@ -287,34 +319,7 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
       emit(call, error instanceof NotReplicatedError ? 'not-replicated' : 'store-error', { error });
     }
     emit(call, 'miss');
-    return { answer: { kind: 'ran', result } as Answer<R>, record: shared };
-  }
-
-  /** Extends the lock every third of its TTL while the resolver runs. */
-  function keepAlive(call: Call<unknown>, lease: Lease): { stop(): void } {
-    const { lockTtlMs } = call.policy;
-    let timer: NodeJS.Timeout | undefined;
-    let stopped = false;
-    const tick = async () => {
-      try {
-        if (!(await store.extend(lease, lockTtlMs))) {
-          // Once stopped, the completion itself may have released the lock: that is no loss.
-          if (!stopped)
-            emit(call, 'lock-lost', { error: new Error('the lock expired or was taken while the resolver ran') });
-          return;
-        }
-      } catch (error) {
-        emit(call, 'store-error', { error });
-      }
-      if (!stopped) timer = setTimeout(tick, lockTtlMs / 3);
-    };
-    timer = setTimeout(tick, lockTtlMs / 3);
-    return {
-      stop() {
-        stopped = true;
-        clearTimeout(timer);
-      },
-    };
+    return shared;
   }
 
   /** With encryption on, how record bodies of this record id are sealed and opened. */

@@ -84,6 +84,14 @@ interface CommonOptions<TContext> {
    * anonymous caller, where anyone with the same key and input gets the stored result (opt-in).
    */
   anonymous?: AnonymousOption<TContext>;
+  /**
+   * Answer a first call as soon as its resolver returns, and store its result behind the reply:
+   * one Redis round trip on the caller's path instead of two. Duplicates still wait for the
+   * stored result. The trade: a process that dies between the reply and the store loses the
+   * record, so a retry or a waiting duplicate runs the mutation again although the caller got its
+   * result; on shutdown, wait for `inFlight` to reach 0 before closing Redis. Default false.
+   */
+  replyBeforeStored?: boolean;
 }
 
 /** Node's longest timer (about 24.8 days): a longer one fires after 1 ms. */
@@ -135,6 +143,7 @@ const schema = z
       })
       .optional(),
     anonymous: z.union([z.literal('reject'), z.literal('shared'), fn('(ctx) => sessionId')]).default('reject'),
+    replyBeforeStored: z.boolean().default(false),
   })
   .strict();
 

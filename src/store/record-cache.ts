@@ -14,7 +14,7 @@ interface Entry {
 const sizeOf = (entry: Entry) => entry.text.length * 2 + 48;
 
 /**
- * Completed records this process has stored or replayed, kept until they expire in Redis. A completed record
+ * Completed records this process has replayed, kept until they expire in Redis. A completed record
  * never changes, so a replay served from here is as correct as one read from Redis, at no round trip.
  * Bounded by entries and by bytes; the least recently used go first.
  */

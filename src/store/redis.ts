@@ -39,7 +39,7 @@ export interface RedisStoreOptions {
   /** Longest wait for any one Redis operation before the call fails with SERVICE_UNAVAILABLE. Default 1000. */
   commandTimeoutMs?: number;
   /**
-   * In-process cache of completed records this process has stored or replayed: they never change
+   * In-process cache of completed records this process has replayed: they never change
    * until they expire, so a replay served from here costs no round trip. Entries hold the record as
    * stored (one string), which keeps a flood of never-retried keys cheap for the garbage collector.
    * Default `{ maxEntries: 10_000, maxBytes: 16 MiB }`; `false` turns it off (every replay then
@@ -286,7 +286,8 @@ export function redisStore(options: RedisStoreOptions): IdempotencyStore {
         // Off the critical path: waiters were woken by the PUBLISH, which carried the record.
         quorum.release(lock).catch(() => {});
       }
-      if (stored === 1) cache.set(lease.id, text, ttlSeconds * 1000);
+      // Not cached here but on its first replay: most keys are never retried, and a flood of them
+      // would otherwise fill the cache and cost the garbage collector for nothing.
       if (stored === 1 && short) {
         throw new NotReplicatedError(
           `the record was stored, but not acknowledged by ${replicas?.count} replica(s) within ${replicas?.timeoutMs} ms: a failover now could lose it`,

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisStore } from '../../src';
-import { makeApp } from '../helpers/app';
+import { makeApp, until } from '../helpers/app';
 import { type RedisServer, startRedis } from '../helpers/redis-server';
 
 /**
@@ -46,12 +46,56 @@ describe('Redis round trips on the request path', () => {
   it('serves repeated replays in one process from the record cache, at no round trip', async () => {
     const app = makeApp({ store: redisStore({ redis }) });
     await app.caller('cached').createOrder({ sku: 'a' });
+    // Cached on its first replay, not on its store: most keys are never retried.
+    expect(await count(() => app.caller('cached').createOrder({ sku: 'a' }))).toBe(1);
     expect(await count(() => app.caller('cached').createOrder({ sku: 'a' }))).toBe(0);
-    // Another process (another store) pays one round trip, then has it cached too.
+    // Another process (another store) pays one round trip too, then has it cached.
     const other = makeApp({ store: redisStore({ redis }) });
     expect(await count(() => other.caller('cached').createOrder({ sku: 'a' }))).toBe(1);
     expect(await count(() => other.caller('cached').createOrder({ sku: 'a' }))).toBe(0);
-    expect(other.runs.createOrder).toBe(0);
+    expect(app.runs.createOrder + other.runs.createOrder).toBe(1);
+  });
+
+  /** Records and locks of ours on the server. */
+  const keys = async (kind: 'r' | 'l') => (await probe.keys(`idem:*:${kind}`)).length;
+
+  it('with replyBeforeStored, answers a first call after its claim alone: the store goes out behind the reply', async () => {
+    const app = makeApp({ store: redisStore({ redis }), replyBeforeStored: true });
+    await app.caller('warm-behind').slow({ ms: 1 }); // loads the scripts
+    await until(async () => app.idempotency.inFlight === 0, 2_000, 'the warm-up to be stored');
+    const [records, locks] = [await keys('r'), await keys('l')];
+    const answered = app.caller('behind').slow({ ms: 3_000 });
+    await until(async () => (await keys('l')) === locks + 1, 2_500, 'the claim to take the lock');
+    // Hold the COMPLETE back: CLIENT PAUSE WRITE blocks every EVALSHA, and leaves KEYS and INFO alone.
+    await probe.call('CLIENT', 'PAUSE', '20000', 'WRITE');
+    try {
+      expect(await answered).toEqual({ n: 2 });
+      // The caller has its result, and nothing is stored yet: its path held the claim alone.
+      expect(await keys('r')).toBe(records);
+      expect(await keys('l')).toBe(locks + 1);
+      expect(app.idempotency.inFlight).toBe(1);
+    } finally {
+      await probe.call('CLIENT', 'UNPAUSE');
+    }
+    await until(async () => app.idempotency.inFlight === 0, 2_000, 'the record to be stored');
+    expect([await keys('r'), await keys('l')]).toEqual([records + 1, locks]);
+    // Two round trips in all, one on the caller's path; the replay reads the stored record.
+    expect(
+      await count(async () => {
+        await app.caller('behind-count').createOrder({ sku: 'a' });
+        await until(async () => app.idempotency.inFlight === 0, 2_000, 'the record to be stored');
+      }),
+    ).toBe(2);
+    expect(await count(() => app.caller('behind-count').createOrder({ sku: 'a' }))).toBe(1);
+    expect(app.runs.createOrder).toBe(1);
+  });
+
+  it('by default answers a first call only once its result is stored', async () => {
+    const app = makeApp({ store: redisStore({ redis }) });
+    const records = await keys('r');
+    await app.caller('stored-first').createOrder({ sku: 'a' });
+    expect(app.idempotency.inFlight).toBe(0);
+    expect(await keys('r')).toBe(records + 1);
   });
 
   it('sends the scripts of concurrent calls in one pipeline: far fewer reads than two per call', async () => {
