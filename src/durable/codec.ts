@@ -28,3 +28,20 @@ export function decodeStepValue<T>(text: string, sj: SuperJSONLike, sealing?: St
   const plain = sealing ? sealing.cipher.open(text, sealing.context) : text;
   return sj.parse(plain) as T; // stored by this step name in this record id: the same T
 }
+
+/**
+ * A step result in the store's step hash carries the fingerprint of the input that made it: a
+ * failed attempt leaves its steps but no record, and a retry with another input under the same key
+ * must get 422, not the other input's step results. (SQL records have a column of their own.)
+ */
+export function withFingerprint(fingerprint: string, text: string): string {
+  return `${fingerprint}\n${text}`;
+}
+
+/** The inverse of {@link withFingerprint}. Fingerprints are hashes: they hold no newline. */
+export function splitFingerprint(stored: string): { fingerprint: string; text: string } {
+  const at = stored.indexOf('\n');
+  return at === -1
+    ? { fingerprint: '', text: stored }
+    : { fingerprint: stored.slice(0, at), text: stored.slice(at + 1) };
+}

@@ -5,7 +5,7 @@ import { stepLockLost, stepNameInvalid, stepNameReused, stepsUnsupported, storeU
 import type { SqlAdapter } from '../sql/adapter';
 import type { IdempotencyStore, Lease, StepSave } from '../store/store';
 import type { SuperJSONLike } from '../superjson';
-import { decodeStepValue, encodeStepValue, stepSealing } from './codec';
+import { decodeStepValue, encodeStepValue, splitFingerprint, stepSealing, withFingerprint } from './codec';
 
 /**
  * `ctx.idempotency`: what the middleware hands every resolver it runs, with or without a key.
@@ -118,11 +118,24 @@ export function executionScope(info: ExecutionInfo): IdempotencyScope {
 
   /** Earlier attempts' step results, read once per execution, on its first step. */
   function loadEarlier(read: (lease: Lease) => Promise<Map<string, string>>): Promise<Map<string, string>> {
-    earlier ??= read(lease).catch((error: unknown) => {
-      info.onStoreError(error);
-      throw storeUnavailable(error); // before fn runs: fail closed, as a claim does
-    });
+    earlier ??= read(lease).then(
+      (steps) => {
+        for (const stored of steps.values()) sameInput(stored);
+        return steps;
+      },
+      (error: unknown) => {
+        info.onStoreError(error);
+        throw storeUnavailable(error); // before fn runs: fail closed, as a claim does
+      },
+    );
     return earlier;
+  }
+
+  /** A step stored by an attempt with another input under this key: 422, and this step does not run. */
+  function sameInput(stored: string): string {
+    const { fingerprint, text } = splitFingerprint(stored);
+    if (fingerprint !== info.fingerprint) throw info.mismatch();
+    return text;
   }
 
   return {
@@ -133,11 +146,12 @@ export function executionScope(info: ExecutionInfo): IdempotencyScope {
       const { readSteps, saveStep } = store;
       if (!readSteps || !saveStep) throw stepsUnsupported(path);
       const stored = (await loadEarlier(readSteps.bind(store))).get(checked);
-      if (stored !== undefined) return decoded<T>(stored, checked);
+      if (stored !== undefined) return decoded<T>(sameInput(stored), checked);
       const value = await fn();
       let saved: StepSave;
       try {
-        saved = await saveStep.call(store, lease, checked, encoded(value, checked), ttlSeconds);
+        const text = withFingerprint(info.fingerprint, encoded(value, checked));
+        saved = await saveStep.call(store, lease, checked, text, ttlSeconds);
       } catch (error) {
         // fn ran: go on with its value rather than fail a call whose retry would run it again.
         info.onStoreError(error);
@@ -145,7 +159,7 @@ export function executionScope(info: ExecutionInfo): IdempotencyScope {
       }
       // Another holder took over: stop here, before this stale execution does more.
       if (saved.status === 'lost') throw stepLockLost(path);
-      return saved.status === 'exists' ? decoded<T>(saved.value, checked) : value;
+      return saved.status === 'exists' ? decoded<T>(sameInput(saved.value), checked) : value;
     },
 
     stepKey: (name) => derivedKey(id, checkName(path, name)),

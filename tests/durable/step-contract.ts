@@ -18,15 +18,16 @@ async function errorOf(promise: Promise<unknown>): Promise<TRPCError> {
   throw new Error('expected the call to fail');
 }
 
-/** A checkout whose steps count their own runs; `failAfter` throws once the steps are done. */
+/** A checkout whose steps count their own runs; after `failNext()`, its next run throws once the steps are done. */
 function makeStepApp(store: IdempotencyStore) {
   const runs = { charge: 0, email: 0, resolver: 0 };
+  let failing = false;
   const keys: string[] = [];
   const t = initTRPC.context<TestContext>().create({ transformer: superjson });
   const procedure = t.procedure.use(
     createIdempotency<TestContext>({ anonymous: 'shared', store, lockTtlMs: 2_000 }).middleware,
   );
-  const input = z.object({ amount: z.number(), failAfter: z.boolean().default(false), twice: z.boolean().optional() });
+  const input = z.object({ amount: z.number(), twice: z.boolean().optional() });
   const router = t.router({
     checkout: procedure.input(input).mutation(async ({ ctx, input }) => {
       runs.resolver += 1;
@@ -40,7 +41,10 @@ function makeStepApp(store: IdempotencyStore) {
         runs.email += 1;
         return runs.email;
       });
-      if (input.failAfter) throw new TRPCError({ code: 'BAD_REQUEST', message: 'card declined after charge' });
+      if (failing) {
+        failing = false;
+        throw new TRPCError({ code: 'BAD_REQUEST', message: 'card declined after charge' });
+      }
       return { charge, email, key: ctx.idempotency.key };
     }),
     peek: procedure.query(({ ctx }) => ({ key: ctx.idempotency.key, stepKey: ctx.idempotency.stepKey('x') })),
@@ -48,7 +52,10 @@ function makeStepApp(store: IdempotencyStore) {
   const createCaller = t.createCallerFactory(router);
   const caller = (key?: string, user = 'alice') =>
     createCaller({ headers: key === undefined ? {} : { 'idempotency-key': key }, user: { id: user } });
-  return { caller, runs, keys };
+  const failNext = () => {
+    failing = true;
+  };
+  return { caller, runs, keys, failNext };
 }
 
 /** What `ctx.idempotency.step` and `stepKey` promise, against one store. */
@@ -69,7 +76,8 @@ export function describeStepContract(
     it('keeps completed steps past an attempt that threw: the retry finishes the work without repeating it', async () => {
       const app = makeStepApp(store);
       const key = fresh('threw');
-      const failed = await errorOf(app.caller(key).checkout({ amount: 5, failAfter: true }));
+      app.failNext();
+      const failed = await errorOf(app.caller(key).checkout({ amount: 5 }));
       expect(failed.code).toBe('BAD_REQUEST');
       expect(app.runs).toEqual({ charge: 1, email: 1, resolver: 1 });
       // A retry (the error was not cached) runs the resolver again, but not its steps.
@@ -89,7 +97,8 @@ export function describeStepContract(
     it('gives stepKey the same value in every attempt, and a different one per key, user and name', async () => {
       const app = makeStepApp(store);
       const key = fresh('stable');
-      await errorOf(app.caller(key).checkout({ amount: 1, failAfter: true }));
+      app.failNext();
+      await errorOf(app.caller(key).checkout({ amount: 1 }));
       await app.caller(key).checkout({ amount: 1 });
       await app.caller(fresh('other')).checkout({ amount: 1 });
       await app.caller(key, 'bob').checkout({ amount: 1 });
@@ -122,11 +131,25 @@ export function describeStepContract(
     it('answers a different input with the same key with 422, without running or touching steps', async () => {
       const app = makeStepApp(store);
       const key = fresh('mismatch');
-      await errorOf(app.caller(key).checkout({ amount: 1, failAfter: true }));
+      app.failNext();
+      await errorOf(app.caller(key).checkout({ amount: 1 }));
       const ok = await app.caller(key).checkout({ amount: 1 });
       expect((await errorOf(app.caller(key).checkout({ amount: 2 }))).code).toBe('UNPROCESSABLE_CONTENT');
       expect(app.runs.charge).toBe(1);
       expect(await app.caller(key).checkout({ amount: 1 })).toEqual(ok);
+    });
+
+    it('answers a retry with another input after an attempt that threw with 422: no record, but its steps', async () => {
+      const app = makeStepApp(store);
+      const key = fresh('other-input');
+      app.failNext();
+      await errorOf(app.caller(key).checkout({ amount: 1 }));
+      // No record was stored, so only the steps can tell: they must not hand amount 1's charge to amount 2.
+      expect((await errorOf(app.caller(key).checkout({ amount: 2 }))).code).toBe('UNPROCESSABLE_CONTENT');
+      expect(app.runs.charge).toBe(1);
+      const done = await app.caller(key).checkout({ amount: 1 });
+      expect(done.charge).toMatchObject({ id: 'ch_1', amount: 1n });
+      expect(app.runs.charge).toBe(1);
     });
 
     it('fences step writes by the lock: a lost lease writes nothing, the first value for a name wins', async () => {
