@@ -1,5 +1,5 @@
 import type { TRPC_ERROR_CODE_KEY } from '@trpc/server';
-import { decodeStepValue, stepSealing } from './durable/codec';
+import { decodeStepValue, splitFingerprint, stepSealing } from './durable/codec';
 import type { Cipher } from './encryption';
 import { adminNotSupported, callRefInvalid, forgetWhileRunning, storeUnavailable } from './errors';
 import { parseKey, scopeKey, type UserId } from './key';
@@ -16,6 +16,11 @@ export type CallRef = { userId: UserId; path: string; key: string } | { id: stri
 /** What `inspect` found for a call. */
 export type Inspection =
   | { state: 'none' }
+  | {
+      /** An attempt completed these durable steps, then failed without a record: a retry resumes after them. */
+      state: 'unfinished';
+      steps: Record<string, unknown>;
+    }
   | {
       state: 'running';
       /** Remaining ms of its lock; a live holder renews it every third of its TTL. */
@@ -99,7 +104,7 @@ function decodeSteps(
   const out: Record<string, unknown> = {};
   for (const [name, text] of Object.entries(steps)) {
     try {
-      out[name] = decodeStepValue(text, sj, stepSealing(cipher, id, name)); // as ctx.idempotency.step reads them
+      out[name] = decodeStepValue(splitFingerprint(text).text, sj, stepSealing(cipher, id, name)); // as step() reads it
     } catch {
       out[name] = text;
     }
@@ -185,7 +190,7 @@ export function createAdmin({ store, flights, headerName, superjson: sj, cipher 
         };
       }
       if (state.lockTtlMs !== undefined) return { state: 'running', lockTtlMs: state.lockTtlMs, steps };
-      return { state: 'none' };
+      return Object.keys(steps).length > 0 ? { state: 'unfinished', steps } : { state: 'none' };
     },
 
     async forget(ref, options = {}) {

@@ -129,7 +129,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): IdempotencyStore 
     async forget(id, force): Promise<ForgetOutcome> {
       const ttl = lockTtl(id);
       if (ttl !== undefined && !force) return { status: 'running', lockTtlMs: ttl };
-      const found = live(records, id) !== undefined || ttl !== undefined;
+      const found = live(records, id) !== undefined || ttl !== undefined || live(steps, id) !== undefined;
       records.delete(id);
       forgetSteps(id);
       if (ttl !== undefined) {

@@ -306,6 +306,21 @@ describe('admin calls on a Redlock quorum with one of three masters down', () =>
   });
 });
 
+describe('inspect after an attempt that failed after its steps', () => {
+  it('shows the steps as unfinished, and forget on the memory store says it forgot them', async () => {
+    const app = makePolicyApp(memoryStore());
+    const ref = { userId: 'alice', path: 'charge', key: 'unfinished-1' };
+    app.failNextCharge();
+    await expect(app.caller('unfinished-1').charge({ cents: 300 })).rejects.toThrow(/declined/);
+    expect(await app.idempotency.inspect(ref)).toEqual({
+      state: 'unfinished',
+      steps: { charge: { at: new Date(0), cents: 300n, run: 1 } },
+    });
+    expect(await app.idempotency.forget(ref)).toEqual({ forgotten: true });
+    expect(await app.idempotency.inspect(ref)).toEqual({ state: 'none' });
+  });
+});
+
 describe('inspect with encryption at rest', () => {
   const key = (byte: number) => Buffer.alloc(32, byte);
 

@@ -26,6 +26,7 @@ export function makePolicyApp(store: IdempotencyStore, options: Partial<Idempote
     charge: 0,
   };
   let held = gate();
+  let failCharge = false;
   const t = initTRPC.context<TestContext>().meta<IdempotencyMeta>().create({ transformer: superjson });
   const idempotency = createIdempotency<TestContext>({ ...options, store });
   const procedure = t.procedure.use(idempotency.middleware);
@@ -82,6 +83,10 @@ export function makePolicyApp(store: IdempotencyStore, options: Partial<Idempote
         cents: BigInt(input.cents),
         run: ++runs.charge,
       }));
+      if (failCharge) {
+        failCharge = false;
+        throw new TRPCError({ code: 'BAD_REQUEST', message: 'card declined after the charge' });
+      }
       return { charged: charged.run };
     }),
     selected: procedure
@@ -104,6 +109,10 @@ export function makePolicyApp(store: IdempotencyStore, options: Partial<Idempote
     release() {
       held.open();
       held = gate();
+    },
+    /** The next `charge` throws once its step has completed, leaving the step but no record. */
+    failNextCharge() {
+      failCharge = true;
     },
   };
 }
