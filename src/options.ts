@@ -49,7 +49,7 @@ interface CommonOptions<TContext> {
   cacheErrors?: (error: TRPCError) => boolean;
   /** The user a key belongs to. Default `ctx.user?.id`; null or undefined means anonymous (see `anonymous`). */
   getUserId?: (ctx: TContext) => UserId;
-  /** Called for every hit, miss, wait, conflict, mismatch, store error and lost lock. Default: none. Errors it throws are ignored. */
+  /** Called for every hit, miss, wait, conflict, mismatch, store error, lost lock, integrity error and unacknowledged write. Default: none. Errors it throws are ignored. */
   onEvent?: (event: IdempotencyEvent) => void;
   /** Largest serialized result stored, in bytes. A larger one is returned once, never replayed. Default 1 MiB. */
   maxResultBytes?: number;

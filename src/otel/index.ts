@@ -39,7 +39,7 @@ export const OTEL_NAMES = {
   inFlight: 'idempotency.in_flight',
 } as const;
 
-/** The outcomes of a call; the other events (store-error, lock-lost) count as problems. */
+/** The outcomes of a call; the other events (store-error, lock-lost, integrity-error, not-replicated) count as problems. */
 const OUTCOMES = new Set<IdempotencyEvent['type']>(['hit', 'miss', 'wait', 'conflict', 'mismatch']);
 
 const MS_BUCKETS = [0.25, 0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000];
@@ -92,7 +92,7 @@ export function otel(options: OtelOptions = {}): IdempotencyTelemetry {
         valueType: ValueType.INT,
       }),
       problems: meter.createCounter(OTEL_NAMES.problems, {
-        description: 'Store errors and locks lost while a resolver ran',
+        description: 'Store errors, locks lost while a resolver ran, records that failed their integrity check, writes replicas did not acknowledge',
         unit: '{event}',
         valueType: ValueType.INT,
       }),
