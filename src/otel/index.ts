@@ -92,7 +92,8 @@ export function otel(options: OtelOptions = {}): IdempotencyTelemetry {
         valueType: ValueType.INT,
       }),
       problems: meter.createCounter(OTEL_NAMES.problems, {
-        description: 'Store errors, locks lost while a resolver ran, records that failed their integrity check, writes replicas did not acknowledge',
+        description:
+          'Store errors, locks lost while a resolver ran, records that failed their integrity check, writes replicas did not acknowledge',
         unit: '{event}',
         valueType: ValueType.INT,
       }),
