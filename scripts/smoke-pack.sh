@@ -91,7 +91,11 @@ async function smoke() {
         return { id, sku: input.sku, at: new Date(), price: new Money(1250) };
       }),
   });
-  const server = createHTTPServer({ router, createContext: ({ req, res }) => ({ headers: req.headers, res }) });
+  // A signed-in caller: anonymous keyed calls are rejected by default.
+  const server = createHTTPServer({
+    router,
+    createContext: ({ req, res }) => ({ headers: req.headers, res, user: { id: 'smoke-user' } }),
+  });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${server.address().port}`;
 
@@ -113,6 +117,8 @@ async function smoke() {
     trpc.createOrder.mutate({ sku }, key === undefined ? undefined : { context: { idempotencyKey: key } });
 
   try {
+    const sql = await import('trpc-idempotency/sql');
+    check(typeof sql.pgAdapter === 'function' && typeof sql.stepTableDDL === 'function', 'trpc-idempotency/sql has no pgAdapter');
     const first = await order(single, 'key-1');
     const second = await order(single, 'key-1');
     check(runs === 1, `one key sent twice ran the mutation ${runs} times`);
