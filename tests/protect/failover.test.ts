@@ -101,7 +101,13 @@ describe('failover with Sentinel: one master, one replica, three sentinels', () 
     expect(newPort).toBe(g.replica.port);
     // The promoted replica has no replica of its own: acknowledged writes fail closed until one joins.
     // The old master comes back, empty, as a replica of the new one (as Sentinel would make it, slower).
-    const rejoined = await startRedis(['--replicaof', '127.0.0.1', String(newPort)], g.master.port);
+    // Priority 0: Sentinel must never promote it, empty and not yet synced, over the replica that
+    // holds the locks (it accepts a replica that never synced, and the locks' holder would then
+    // resync from it, empty).
+    const rejoined = await startRedis(
+      ['--replicaof', '127.0.0.1', String(newPort), '--replica-priority', '0'],
+      g.master.port,
+    );
     cleanup.push(() => rejoined.stop());
     const failures = await untilServing(b.app, 20_000);
     console.log(
@@ -117,6 +123,8 @@ describe('failover with Sentinel: one master, one replica, three sentinels', () 
     expect(duplicates).toEqual(results);
     expect(a.app.runs.slow).toBe(KEYS);
     expect(b.app.runs.slow).toBe(0);
+    // One failover, to the replica that held the locks: what this test is about.
+    expect(g.switches()).toEqual([newPort]);
   }, 120_000);
 
   it('without it, locks not yet replicated are lost in the failover and their mutations run twice; calls during it fail closed', async () => {

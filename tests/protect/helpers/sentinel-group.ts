@@ -9,7 +9,7 @@ export const MASTER_NAME = 'idem-master';
 
 /**
  * One master, one replica and three sentinels, every one a redis-server on a free port started
- * here; only their own pids are ever signalled. Sentinel declares the master down after 500 ms.
+ * here; only their own pids are ever signalled. Sentinel declares the master down after 2 s.
  */
 export interface SentinelGroup {
   master: RedisServer;
@@ -19,6 +19,8 @@ export interface SentinelGroup {
   ready(): Promise<void>;
   /** Waits until the sentinels name a master other than `port`; returns the new master's port. */
   promoted(port: number, timeoutMs: number): Promise<number>;
+  /** The port of each master the first sentinel switched to (`+switch-master`), in order. */
+  switches(): number[];
   stop(): Promise<void>;
 }
 
@@ -39,7 +41,10 @@ async function startSentinel(dir: string, masterPort: number): Promise<{ port: n
       'bind 127.0.0.1',
       `dir ${dir}`,
       `sentinel monitor ${MASTER_NAME} 127.0.0.1 ${masterPort} 2`,
-      `sentinel down-after-milliseconds ${MASTER_NAME} 500`,
+      // Above Sentinel's 1 s ping period. At or below it, the first PING to a master just promoted
+      // goes out only as down-after runs out (the new link counts from its creation), so every
+      // sentinel flags it down at once: a second failover, to any replica it can promote.
+      `sentinel down-after-milliseconds ${MASTER_NAME} 2000`,
       `sentinel failover-timeout ${MASTER_NAME} 3000`,
       `sentinel parallel-syncs ${MASTER_NAME} 1`,
       '',
@@ -74,6 +79,12 @@ export async function startSentinelGroup(): Promise<SentinelGroup> {
   const masterAdmin = new Redis({ port: master.port, host: '127.0.0.1', maxRetriesPerRequest: 0 });
   masterAdmin.on('error', () => {});
   const ask = (a: Redis, ...args: string[]) => a.call('SENTINEL', ...args) as Promise<unknown>;
+  const events = new Redis({ port: started[0]?.port ?? 0, host: '127.0.0.1' });
+  events.on('error', () => {});
+  const switches: number[] = [];
+  // "<name> <old ip> <old port> <new ip> <new port>"
+  events.on('message', (_channel, message: string) => switches.push(Number(message.split(' ')[4])));
+  await events.subscribe('+switch-master');
 
   return {
     master,
@@ -114,8 +125,9 @@ export async function startSentinelGroup(): Promise<SentinelGroup> {
         await sleep(50);
       }
     },
+    switches: () => [...switches],
     async stop() {
-      for (const a of [...admins, masterAdmin]) a.disconnect();
+      for (const a of [...admins, masterAdmin, events]) a.disconnect();
       await Promise.all(
         started.map(
           ({ child }) =>
