@@ -26,7 +26,7 @@ const scale = Number(process.env.BENCH_SCALE ?? 1);
 const ITERATIONS = Math.max(100, Math.round(400 * scale));
 const TRIALS = 25;
 
-type Ctx = { headers: Record<string, string> };
+type Ctx = { headers: Record<string, string>; user: { id: string } };
 type Caller = (key: string) => Promise<unknown>;
 
 function makeCaller(telemetry: IdempotencyTelemetry | undefined): Caller {
@@ -35,7 +35,7 @@ function makeCaller(telemetry: IdempotencyTelemetry | undefined): Caller {
   let orders = 0;
   const router = t.router({ order: t.procedure.use(idempotency.middleware).mutation(() => ({ id: ++orders })) });
   const create = t.createCallerFactory(router);
-  return (key) => create({ headers: { 'idempotency-key': key } }).order();
+  return (key) => create({ headers: { 'idempotency-key': key }, user: { id: 'bench' } }).order();
 }
 
 let seq = 0;
