@@ -18,6 +18,8 @@ interface Channel {
 export class Notifier {
   private connection: Redis | Cluster | undefined;
   private readonly channels = new Map<string, Channel>();
+  /** Channels listened to for the store's lifetime (see `listen`), never swept. */
+  private readonly standing = new Map<string, (message: string) => void>();
   /** Channels whose last listener left; unsubscribed by `sweep` unless a new waiter came first. */
   private readonly idle = new Set<string>();
   private sweepScheduled = false;
@@ -40,6 +42,7 @@ export class Notifier {
       // Failures surface as timeouts on the request path; this only keeps ioredis from logging them.
       sub.on('error', () => {});
       sub.on('message', (channel: string, message: string) => {
+        this.standing.get(channel)?.(message);
         for (const wake of this.channels.get(channel)?.listeners ?? []) wake(message);
       });
       this.connection = sub;
@@ -81,6 +84,48 @@ export class Notifier {
     return watch;
   }
 
+  /**
+   * Listens to `channelName` for as long as the store lives. Pub/sub delivers at most once: a message
+   * published while the subscriber is away is lost. So `onLost` runs whenever the subscription may
+   * have missed one (the connection closed, or, on a Cluster, a node left), and `onLive` once the
+   * subscription is acknowledged again, which is also the first time.
+   */
+  listen(channelName: string, handlers: { onMessage(message: string): void; onLive(): void; onLost(): void }): void {
+    if (this.standing.has(channelName)) return;
+    this.standing.set(channelName, handlers.onMessage);
+    const sub = this.subscriber();
+    // Each (re)subscription supersedes the one before: only the latest may report the channel live.
+    let attempt = 0;
+    const subscribe = () => {
+      const mine = ++attempt;
+      // ioredis re-subscribes by itself after a reconnect; ours is acknowledged after its own, so
+      // once it is, nothing published from then on is missed.
+      bounded(sub.subscribe(channelName), this.timeoutMs, 'SUBSCRIBE').then(
+        () => {
+          if (mine === attempt && this.connection === sub) handlers.onLive();
+        },
+        () => {
+          // Timed out on a live connection: no 'ready' will come to try again, so try later.
+          if (mine === attempt && this.connection === sub) setTimeout(subscribe, this.timeoutMs).unref();
+        },
+      );
+    };
+    const down = () => {
+      attempt++;
+      handlers.onLost();
+    };
+    sub.on('close', down);
+    sub.on('ready', subscribe); // after each reconnect
+    // A Cluster moves its subscriber to another node when that node leaves, without a 'close'.
+    if ((sub as Cluster).isCluster) {
+      sub.on('-node', () => {
+        down();
+        subscribe();
+      });
+    }
+    subscribe();
+  }
+
   private readonly sweep = (): void => {
     this.sweepScheduled = false;
     const left: string[] = [];
@@ -95,6 +140,7 @@ export class Notifier {
 
   async close(): Promise<void> {
     this.channels.clear();
+    this.standing.clear();
     this.idle.clear();
     this.connection?.disconnect();
     this.connection = undefined;

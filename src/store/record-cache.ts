@@ -10,6 +10,9 @@ interface Entry {
   expiresAt: number;
 }
 
+/** Forget marks kept at most (see `RecordCache.forgotten`). */
+const MAX_FORGOTTEN = 1000;
+
 /** Roughly: the UTF-16 string plus the entry and its map slot. */
 const sizeOf = (entry: Entry) => entry.text.length * 2 + 48;
 
@@ -22,6 +25,12 @@ export class RecordCache {
   private readonly entries = new Map<string, Entry>();
   private bytes = 0;
   private readonly oldest = new EvictionCursor(this.entries);
+  /**
+   * Ids forgotten lately, and when (performance.now()). A replay that read its record before that
+   * must not cache it: its reply and the notice of the forget come on different connections, in
+   * either order.
+   */
+  private readonly forgotten = new Map<string, number>();
 
   constructor(
     private readonly maxEntries: number,
@@ -40,8 +49,10 @@ export class RecordCache {
     return decodeRecord(entry.text);
   }
 
-  set(id: string, text: string, ttlMs: number): void {
+  /** Caches `text`, read from Redis at `readAt` (performance.now()), unless it was forgotten since. */
+  set(id: string, text: string, ttlMs: number, readAt: number): void {
     if (ttlMs <= 0 || this.maxEntries === 0) return;
+    if ((this.forgotten.get(id) ?? Number.NEGATIVE_INFINITY) >= readAt) return;
     const bytes = text.length * 2 + 48;
     if (bytes > this.maxBytes) return;
     const previous = this.entries.get(id);
@@ -54,12 +65,26 @@ export class RecordCache {
     while (this.entries.size > this.maxEntries || this.bytes > this.maxBytes) this.evictOldest();
   }
 
-  /** Drops a record that was deleted from Redis (`forget`), so that this process stops replaying it. */
-  delete(id: string): void {
+  /**
+   * Drops a record that was deleted from Redis (`forget`, here or in another process), so that this
+   * process stops replaying it, and keeps a replay already reading it from caching it again.
+   */
+  forget(id: string): void {
     const entry = this.entries.get(id);
-    if (!entry) return;
-    this.entries.delete(id);
-    this.bytes -= sizeOf(entry);
+    if (entry) {
+      this.entries.delete(id);
+      this.bytes -= sizeOf(entry);
+    }
+    this.forgotten.delete(id);
+    this.forgotten.set(id, performance.now());
+    // A mark only matters to reads in flight (a command timeout at most): the oldest can go.
+    if (this.forgotten.size > MAX_FORGOTTEN) this.forgotten.delete(this.forgotten.keys().next().value as string);
+  }
+
+  /** Drops every entry: the notices of forgets may have been missed. */
+  clear(): void {
+    this.entries.clear();
+    this.bytes = 0;
   }
 
   private evictOldest(): void {

@@ -25,6 +25,9 @@ interface RedisAdminDeps {
   call: <T>(what: string, op: () => Promise<T>) => Promise<T>;
 }
 
+/** The channel on which `forget` announces the record ids it deleted (see `RecordCache.forget`). */
+export const forgottenChannel = (prefix: string) => `${prefix}forgotten`;
+
 /** Keys looked at per SCAN call, and SCAN calls per node at most: a listing never walks a huge keyspace. */
 const SCAN_COUNT = 1000;
 const MAX_SCANS_PER_NODE = 100;
@@ -144,10 +147,10 @@ export function redisAdmin(deps: RedisAdminDeps): Required<Pick<IdempotencyStore
           redis as unknown as ScriptClient,
           FORGET,
           [k.record, k.lock, k.steps],
-          [force ? '1' : '0', k.channel],
+          [force ? '1' : '0', k.channel, forgottenChannel(prefix), id],
         ),
       )) as [number, number?];
-      cache.delete(id);
+      cache.forget(id); // at once here; other processes hear it on the forget channel
       if (reply[0] === 2) return { status: 'running', lockTtlMs: Number(reply[1]) };
       if (forced) {
         await call('PUBLISH', () => redis.publish(k.channel, '0')); // wake the waiters: one runs again

@@ -11,7 +11,7 @@ import { checkEvictionPolicy, emitProcessWarning, type WarningHandler } from './
 import { Notifier } from './notifier';
 import { QuorumLock } from './quorum';
 import { RecordCache } from './record-cache';
-import { redisAdmin } from './redis-admin';
+import { forgottenChannel, redisAdmin } from './redis-admin';
 import { acknowledgement, NotReplicatedError, type ReplicaAcknowledgement, runReplicated } from './replication';
 import { type BatchableScript, CLAIM, COMPLETE, type LuaScript, RELEASE, SAVE_STEP } from './scripts';
 import type { Claim, IdempotencyStore, Lease, StepSave } from './store';
@@ -36,14 +36,19 @@ export interface RedisStoreOptions {
   lockClients?: (Redis | Cluster)[];
   /** Prefix of every key and channel. Default `'idem:'`. Must not contain `{` or `}`. */
   prefix?: string;
-  /** Longest wait for any one Redis operation before the call fails with SERVICE_UNAVAILABLE. Default 1000. */
+  /**
+   * Longest wait for any one Redis operation before the call fails with SERVICE_UNAVAILABLE. Default
+   * 1000. A process starved of CPU for longer (a long GC pause, an overloaded host) can hit it with
+   * Redis well: raise it where that happens.
+   */
   commandTimeoutMs?: number;
   /**
    * In-process cache of completed records this process has replayed: they never change
    * until they expire, so a replay served from here costs no round trip. Entries hold the record as
    * stored (one string), which keeps a flood of never-retried keys cheap for the garbage collector.
-   * Default `{ maxEntries: 10_000, maxBytes: 16 MiB }`; `false` turns it off (every replay then
-   * reads Redis, e.g. if you delete records by hand).
+   * `forget`, in any process, drops a record from every process's cache (over pub/sub, on the
+   * channel `<prefix>forgotten`). Default `{ maxEntries: 10_000, maxBytes: 16 MiB }`; `false` turns
+   * it off (every replay then reads Redis, e.g. if you delete records by hand).
    */
   cache?: { maxEntries?: number; maxBytes?: number } | false;
   /**
@@ -198,10 +203,33 @@ export function redisStore(options: RedisStoreOptions): IdempotencyStore {
     return record && { status: 'done', record };
   }
 
-  function found(id: string, text: string, pttl: number): Claim {
+  function found(id: string, text: string, pttl: number, readAt: number): Claim {
     const record = decodeRecord(text);
-    cache.set(id, text, pttl);
+    if (cacheable()) cache.set(id, text, pttl, readAt);
     return { status: 'done', record };
+  }
+
+  // A `forget` in any process announces the record id on one channel; each store that caches
+  // listens to it from its first replay on, and caches only while that subscription is live.
+  let cacheLive = false;
+  let listening = false;
+  function cacheable(): boolean {
+    if (cacheLive || !cacheOptions || cacheOptions.maxEntries === 0) return cacheLive;
+    if (!listening) {
+      listening = true;
+      notifier.listen(forgottenChannel(prefix), {
+        onMessage: (id) => cache.forget(id),
+        onLive: () => {
+          cacheLive = true;
+        },
+        onLost: () => {
+          // Forgets announced while the subscriber was away were missed: forget everything.
+          cacheLive = false;
+          cache.clear();
+        },
+      });
+    }
+    return false;
   }
 
   async function claimFused(id: string, ttlMs: number): Promise<Claim> {
@@ -210,6 +238,7 @@ export function redisStore(options: RedisStoreOptions): IdempotencyStore {
     const k = keys(id);
     const token = randomUUID(); // drawn from a pooled entropy buffer: cheaper than randomBytes per call
     const start = Date.now();
+    const askedAt = performance.now();
     let reply: unknown;
     let short = false;
     try {
@@ -222,7 +251,7 @@ export function redisStore(options: RedisStoreOptions): IdempotencyStore {
       throw error;
     }
     const [status, value, pttl] = reply as [number, string | number | undefined, number | undefined];
-    if (status === 1) return found(id, String(value), Number(pttl));
+    if (status === 1) return found(id, String(value), Number(pttl), askedAt);
     if (status === 2) return { status: 'busy', retryAfterMs: Number(value) > 0 ? Number(value) : ttlMs };
     if (short) {
       // A failover now could hand the lock to nobody, and a duplicate would run too: fail closed.
@@ -242,8 +271,9 @@ export function redisStore(options: RedisStoreOptions): IdempotencyStore {
     const k = keys(id);
     // The record lives on `redis`, the lock on the quorum: the record check, the lock, and the record
     // check again (three round trips; a replay needs only the first).
+    const askedAt = performance.now();
     const [text, pttl] = await call('GET record', () => lookup(k.record));
-    if (text) return found(id, text, pttl);
+    if (text) return found(id, text, pttl, askedAt);
     const acquired = await quorum.acquire(k.lock, ttlMs);
     if (acquired.status === 'busy') return acquired;
     const { lock } = acquired;
@@ -256,7 +286,7 @@ export function redisStore(options: RedisStoreOptions): IdempotencyStore {
     });
     if (stored) {
       giveBack();
-      return found(id, stored, storedPttl);
+      return found(id, stored, storedPttl, askedAt);
     }
     const lease: RedisLease = { id, token: lock.value, lock, lockKey: k.lock, expiresAt: lock.expiration };
     return { status: 'claimed', lease };

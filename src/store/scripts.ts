@@ -169,8 +169,9 @@ return #KEYS
 /**
  * forget (admin, never on the request path): delete a call's record and its durable steps, unless
  * a call holds the lock; forced, delete the lock too and wake the waiters so that one runs again.
+ * A deleted record is announced on the store's forget channel, so that no process's cache replays it.
  *   KEYS[1] record key    KEYS[2] lock key    KEYS[3] steps key
- *   ARGV[1] '1' to force    ARGV[2] notification channel
+ *   ARGV[1] '1' to force    ARGV[2] notification channel    ARGV[3] forget channel    ARGV[4] record id
  * Returns {0} nothing was there | {1} forgotten | {2, pttl} a call holds the lock: nothing deleted
  */
 export const FORGET = script(
@@ -179,6 +180,7 @@ export const FORGET = script(
 local pttl = redis.call('PTTL', KEYS[2])
 if pttl ~= -2 and ARGV[1] ~= '1' then return {2, pttl} end
 local deleted = redis.call('DEL', KEYS[1], KEYS[3])
+if deleted > 0 then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
 if pttl ~= -2 then
   redis.call('DEL', KEYS[2])
   redis.call('PUBLISH', ARGV[2], '0')

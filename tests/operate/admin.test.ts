@@ -25,7 +25,27 @@ interface Setup {
   store: IdempotencyStore;
   /** The client holding records, where a test can read keys directly (none for memoryStore). */
   records?: Redis | Cluster;
+  /** The same store as another process has it: its own connections, and its own record cache. */
+  peer?: () => { store: IdempotencyStore; close(): Promise<void> };
   close(): Promise<void>;
+}
+
+/** Where the default redisStore keeps the record of alice's call to `path` with `key`. */
+const recordKey = (path: string, key: string) => `idem:{${scopeKey('alice', path, key)}}:r`;
+
+/** A peer over its own clients (closed with it), as a second server process would have them. */
+function peerOf(connect: () => (Redis | Cluster)[]): Setup['peer'] {
+  return () => {
+    const clients = connect();
+    const store = redisStore({ redis: clients[0]!, ...(clients.length > 1 && { lockClients: clients }) });
+    return {
+      store,
+      close: async () => {
+        await store.close();
+        for (const c of clients) c.disconnect();
+      },
+    };
+  };
 }
 
 const setups: Record<string, () => Promise<Setup>> = {
@@ -40,6 +60,7 @@ const setups: Record<string, () => Promise<Setup>> = {
     return {
       store,
       records: redis,
+      peer: peerOf(() => [new Redis(server.url)]),
       close: async () => {
         await store.close();
         redis.disconnect();
@@ -54,6 +75,7 @@ const setups: Record<string, () => Promise<Setup>> = {
     return {
       store,
       records: redis,
+      peer: peerOf(() => [new Cluster(cluster.startupNodes)]),
       close: async () => {
         await store.close();
         redis.disconnect();
@@ -68,6 +90,7 @@ const setups: Record<string, () => Promise<Setup>> = {
     return {
       store,
       records: clients[0],
+      peer: peerOf(() => servers.map((s) => new Redis(s.url))),
       close: async () => {
         await store.close();
         for (const c of clients) c.disconnect();
@@ -202,6 +225,85 @@ describe.each(Object.keys(setups))('inspect, forget and list on %s', (name) => {
     await Promise.all(calls);
     expect((await app.idempotency.list()).process).toEqual({ count: 0, calls: [] });
   });
+
+  /**
+   * Waits until `there` serves replays from its record cache (it caches once its forget channel is
+   * live): shown by a record deleted behind its back, with no notice, that it still replays.
+   */
+  async function cachingIn(here: ReturnType<typeof makePolicyApp>, there: ReturnType<typeof makePolicyApp>) {
+    await until(
+      async () => {
+        const key = fresh('cached');
+        await here.caller(key).keyed({ amount: 1 });
+        await there.caller(key).keyed({ amount: 1 }); // a replay, cached if the channel is live
+        await setup.records!.del(recordKey('keyed', key));
+        const runs = there.runs.keyed;
+        await there.caller(key).keyed({ amount: 1 });
+        return there.runs.keyed === runs;
+      },
+      5000,
+      'the other process to serve replays from its cache',
+    );
+  }
+
+  /** Calls `there` with `key` until it runs it again, as it must once it learned its record is gone. */
+  async function runsAgain(there: ReturnType<typeof makePolicyApp>, key: string) {
+    const runs = there.runs.keyed;
+    await until(
+      async () => {
+        await there.caller(key).keyed({ amount: 1 });
+        return there.runs.keyed > runs;
+      },
+      2000,
+      `the other process to run ${key} again`,
+    );
+    expect(there.runs.keyed).toBe(runs + 1);
+  }
+
+  it.runIf(name !== 'memoryStore')(
+    'forget reaches the record cache of every other process, which then runs the call again',
+    async () => {
+      const peer = setup.peer!();
+      try {
+        const here = makePolicyApp(setup.store);
+        const there = makePolicyApp(peer.store);
+        await cachingIn(here, there);
+        const key = fresh('everywhere');
+        const ref = { userId: 'alice', path: 'keyed', key };
+        const first = await here.caller(key).keyed({ amount: 1 });
+        expect(await there.caller(key).keyed({ amount: 1 })).toEqual(first); // replayed, and cached there
+        expect(await here.idempotency.forget(ref)).toEqual({ forgotten: true });
+        // Without the notice it would replay the forgotten record from its cache for 24 h.
+        await runsAgain(there, key);
+        expect(await here.caller(key).keyed({ amount: 1 })).toEqual({ run: there.runs.keyed });
+      } finally {
+        await peer.close();
+      }
+    },
+  );
+
+  it.runIf(name === 'redisStore (single node)')(
+    'a process whose subscriber connection dropped empties its cache: it may have missed a forget',
+    async () => {
+      const peer = setup.peer!();
+      try {
+        const here = makePolicyApp(setup.store);
+        const there = makePolicyApp(peer.store);
+        await cachingIn(here, there);
+        const key = fresh('dropped');
+        await here.caller(key).keyed({ amount: 1 });
+        await there.caller(key).keyed({ amount: 1 }); // cached there
+        await (setup.records as Redis).call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+        // A forget whose notice was lost: the record goes, and nobody hears of it.
+        await setup.records!.del(recordKey('keyed', key));
+        await runsAgain(there, key);
+        // Subscribed again, it caches again.
+        await cachingIn(here, there);
+      } finally {
+        await peer.close();
+      }
+    },
+  );
 
   it('returns the completed durable steps decoded, and forget deletes them with the record', async () => {
     const app = makePolicyApp(setup.store);

@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLAIM, COMPLETE, EXTEND, FORGET, RELEASE, runScript, SAVE_STEP } from '../../src/store/scripts';
+import { until } from '../helpers/app';
 import { type RedisServer, startRedis } from '../helpers/redis-server';
 
 describe('Lua scripts', () => {
@@ -14,14 +15,14 @@ describe('Lua scripts', () => {
       saveStep: SAVE_STEP.sha,
       forget: FORGET.sha,
     }).toMatchInlineSnapshot(`
-        {
-          "claim": "af9713b2ec5131905e16a1dc23ecebfb65f7068e",
-          "complete": "b9a7d98b74072303c328ba76ea4aab624e806a84",
-          "extend": "1b92e23ca76d95da8e2f0f73ff4f61278f04d968",
-          "forget": "707ddce330efa7fbd9f1bfce486872e3c764ecfb",
-          "release": "e4768120c48f259acbe26eca65c0597f3f40c7b7",
-          "saveStep": "6f65e15ed7dd170230c68b94e7f28bfb4dc4112f",
-        }
+      {
+        "claim": "af9713b2ec5131905e16a1dc23ecebfb65f7068e",
+        "complete": "b9a7d98b74072303c328ba76ea4aab624e806a84",
+        "extend": "1b92e23ca76d95da8e2f0f73ff4f61278f04d968",
+        "forget": "ae1eb132f4c8865f79a2f202cf23074b6226c051",
+        "release": "e4768120c48f259acbe26eca65c0597f3f40c7b7",
+        "saveStep": "6f65e15ed7dd170230c68b94e7f28bfb4dc4112f",
+      }
     `);
   });
 
@@ -72,19 +73,27 @@ describe('Lua scripts', () => {
       await redis.set('r8', 'rec');
       await redis.hset('s8', 'charge', '{"json":1}');
       await redis.set('l8', 'holder', 'PX', 5000);
-      expect(await runScript(redis, FORGET, ['r8', 'l8', 's8'], ['0', 'c8'])).toEqual([2, expect.any(Number)]);
+      // Every message on the waiters' channels (c8, c9) and the forget channel (f), in order.
+      const heard: string[] = [];
+      const listener = new Redis(server.url);
+      await listener.subscribe('c8', 'f');
+      listener.on('message', (channel: string, text: string) => heard.push(`${channel} ${text}`));
+      expect(await runScript(redis, FORGET, ['r8', 'l8', 's8'], ['0', 'c8', 'f', 'id8'])).toEqual([
+        2,
+        expect.any(Number),
+      ]);
       expect(await redis.exists('r8', 's8', 'l8')).toBe(3);
-      const woken = new Redis(server.url);
-      await woken.subscribe('c8');
-      const message = new Promise((resolve) => woken.once('message', (_channel, text) => resolve(text)));
-      expect(await runScript(redis, FORGET, ['r8', 'l8', 's8'], ['1', 'c8'])).toEqual([1]);
-      expect(await message).toBe('0');
-      woken.disconnect();
+      expect(await runScript(redis, FORGET, ['r8', 'l8', 's8'], ['1', 'c8', 'f', 'id8'])).toEqual([1]);
       expect(await redis.exists('r8', 's8', 'l8')).toBe(0);
-      expect(await runScript(redis, FORGET, ['r8', 'l8', 's8'], ['0', 'c8'])).toEqual([0]);
+      expect(await runScript(redis, FORGET, ['r8', 'l8', 's8'], ['0', 'c8', 'f', 'id8'])).toEqual([0]);
       await redis.set('r9', 'rec');
-      expect(await runScript(redis, FORGET, ['r9', 'l9', 's9'], ['0', 'c9'])).toEqual([1]);
+      expect(await runScript(redis, FORGET, ['r9', 'l9', 's9'], ['0', 'c9', 'f', 'id9'])).toEqual([1]);
       expect(await redis.exists('r9')).toBe(0);
+      await redis.publish('f', 'end'); // after every message above, on the same server
+      await until(async () => heard.at(-1) === 'f end', 2_000, 'the messages');
+      // Refused and nothing-there announce nothing; a forced forget wakes the waiters ('0').
+      expect(heard).toEqual(['f id8', 'c8 0', 'f id9', 'f end']);
+      listener.disconnect();
     });
 
     it("release leaves another token's lock alone", async () => {
