@@ -1,9 +1,15 @@
 import type { TRPC_ERROR_CODE_KEY } from '@trpc/server';
 import { decodeStepValue, splitFingerprint, stepSealing } from './durable/codec';
 import type { Cipher } from './encryption';
-import { adminNotSupported, callRefInvalid, forgetWhileRunning, storeUnavailable } from './errors';
+import {
+  adminNotSupported,
+  adminRecordUnreadable,
+  callRefInvalid,
+  forgetWhileRunning,
+  storeUnavailable,
+} from './errors';
 import { parseKey, scopeKey, type UserId } from './key';
-import { openRecord, type StoredRecord } from './record';
+import { openRecord, RecordUnreadableError, type StoredRecord } from './record';
 import type { IdempotencyStore, LockListing, StoredState } from './store/store';
 import type { SuperJSONLike } from './superjson';
 
@@ -149,6 +155,7 @@ async function storeCall<T>(op: () => Promise<T>): Promise<T> {
   try {
     return await op();
   } catch (error) {
+    if (error instanceof RecordUnreadableError) throw adminRecordUnreadable(error);
     throw storeUnavailable(error);
   }
 }

@@ -105,6 +105,15 @@ export function recordUnreadable(path: string, cause: unknown): TRPCError {
   });
 }
 
+export function adminRecordUnreadable(cause: unknown): TRPCError {
+  return new TRPCError({
+    code: IDEMPOTENCY_ERROR_CODES.recordUnreadable,
+    message:
+      'The stored record of this call is not one this library can read (damaged, or written by something else under its prefix). `forget` deletes it, and the next call runs again.',
+    cause,
+  });
+}
+
 export function anonymousRejected(path: string, hadOption: boolean): TRPCError {
   return new TRPCError({
     code: IDEMPOTENCY_ERROR_CODES.anonymousRejected,

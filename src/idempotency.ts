@@ -9,7 +9,7 @@ import { type CallerScope, type IdempotencyContext, parseKey, scopeKey } from '.
 import { LeaseKeeper } from './lease-keeper';
 import { type IdempotencyOptions, resolveOptions } from './options';
 import { type CallPolicy, fingerprintOf, policies } from './policy';
-import { type CallOutcome, openRecord, recordFor, replay, type StoredRecord } from './record';
+import { type CallOutcome, openRecord, RecordUnreadableError, recordFor, replay, type StoredRecord } from './record';
 import { markReplayed } from './replay-header';
 import { CONFLICT_RETRY_AFTER_MS, setRetryAfter } from './retry-after';
 import { NotReplicatedError } from './store/replication';
@@ -236,6 +236,11 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
           call.storeCalls++;
           claim = await store.claim(call.id, call.policy.lockTtlMs);
         } catch (error) {
+          if (error instanceof RecordUnreadableError) {
+            // Damaged in the store: as with a failed integrity check, neither replayed nor run again.
+            emit(call, 'integrity-error', { error });
+            throw recordUnreadable(call.path, error);
+          }
           throw storeFailed(call, error);
         }
         if (claim.status === 'done') {

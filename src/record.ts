@@ -36,7 +36,12 @@ export function encodeRecord(record: StoredRecord): string {
   return `${RECORD_VERSION}\n${record.status}\n${record.fingerprint}\n${record.createdAt}\n${record.body}`;
 }
 
-/** Throws on text this library did not write (a foreign value under our prefix). */
+/** A stored record this library cannot read: not its format, or damaged in the store. */
+export class RecordUnreadableError extends Error {
+  override name = 'RecordUnreadableError';
+}
+
+/** Throws a {@link RecordUnreadableError} on text this library did not write (a foreign value under our prefix). */
 export function decodeRecord(text: string): StoredRecord {
   const fields: string[] = [];
   let start = 0;
@@ -48,7 +53,7 @@ export function decodeRecord(text: string): StoredRecord {
   }
   const [version, status, fingerprint, createdAt] = fields;
   if (version !== RECORD_VERSION || !STATUSES.has(status as StoredRecord['status']) || !fingerprint) {
-    throw new Error('unrecognised idempotency record');
+    throw new RecordUnreadableError(`unrecognised idempotency record (it starts ${JSON.stringify(text.slice(0, 12))})`);
   }
   return {
     status: status as StoredRecord['status'],

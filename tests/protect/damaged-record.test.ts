@@ -1,0 +1,52 @@
+import { TRPCError } from '@trpc/server';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IDEMPOTENCY_ERROR_CODES, redisStore } from '../../src';
+import { scopeKey } from '../../src/key';
+import { makeApp } from '../helpers/app';
+import { type RedisServer, startRedis } from '../helpers/redis-server';
+
+async function failure(call: Promise<unknown>): Promise<TRPCError> {
+  const error = await call.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(TRPCError);
+  return error as TRPCError;
+}
+
+/** A value under a record key that this library did not write, or that was damaged in the store. */
+describe('a record damaged in Redis', () => {
+  let server: RedisServer;
+  let redis: Redis;
+  beforeAll(async () => {
+    server = await startRedis();
+    redis = new Redis(server.url);
+  });
+  afterAll(async () => {
+    redis.disconnect();
+    await server.stop();
+  });
+
+  it('is neither replayed nor run again, says so, and forget clears it for the next call', async () => {
+    const app = makeApp({ store: redisStore({ redis, cache: false }) });
+    const ref = { userId: 'alice', path: 'createOrder', key: 'damaged' };
+    await redis.set(`idem:{${scopeKey('alice', 'createOrder', 'damaged')}}:r`, 'r1\nok\n', 'EX', 60);
+
+    const error = await failure(app.caller('damaged').createOrder({ sku: 'a' }));
+    // Not SERVICE_UNAVAILABLE, which would invite retries that can never succeed.
+    expect(error.code).toBe(IDEMPOTENCY_ERROR_CODES.recordUnreadable);
+    expect(error.message).toMatch(/neither replayed nor run again/);
+    expect(app.runs.createOrder).toBe(0);
+    expect(app.events.at(-1)).toMatchObject({ type: 'integrity-error', path: 'createOrder' });
+    expect(String(app.events.at(-1)?.error)).toMatch(/unrecognised idempotency record/);
+
+    const inspected = await failure(app.idempotency.inspect(ref));
+    expect(inspected.code).toBe(IDEMPOTENCY_ERROR_CODES.recordUnreadable);
+    expect(inspected.message).toMatch(/`forget` deletes it/);
+
+    expect(await app.idempotency.forget(ref)).toEqual({ forgotten: true });
+    await app.caller('damaged').createOrder({ sku: 'a' });
+    expect(app.runs.createOrder).toBe(1);
+  });
+});
