@@ -5,7 +5,7 @@ import type pg from 'pg';
 import superjson from 'superjson';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createIdempotency, IdempotencyConfigError, memoryStore } from '../../src';
+import { createIdempotency, IdempotencyConfigError, type IdempotencyEvent, memoryStore } from '../../src';
 import {
   drizzleAdapter,
   kyselyAdapter,
@@ -37,10 +37,15 @@ const countOrders = async (k: string) =>
 /** An order service whose `insert` writes one row through whichever client the adapter gives. */
 function makeOrderApp<Tx>(adapter: SqlAdapter<Tx>, insert: (tx: Tx, sku: string, k: string) => Promise<number>) {
   const runs = { fn: 0, failNext: false };
+  const events: IdempotencyEvent[] = [];
   const t = initTRPC.context<{ headers: Record<string, string> }>().create({ transformer: superjson });
-  const procedure = t.procedure.use(
-    createIdempotency({ anonymous: 'shared', store: memoryStore(), lockTtlMs: 2_000 }).middleware,
-  );
+  const idempotency = createIdempotency({
+    anonymous: 'shared',
+    store: memoryStore(),
+    lockTtlMs: 2_000,
+    onEvent: (e) => events.push(e),
+  });
+  const procedure = t.procedure.use(idempotency.middleware);
   const router = t.router({
     order: procedure.input(z.object({ sku: z.string(), k: z.string() })).mutation(async ({ ctx, input }) => {
       const order = await ctx.idempotency.transaction(adapter, async (tx) => {
@@ -56,7 +61,7 @@ function makeOrderApp<Tx>(adapter: SqlAdapter<Tx>, insert: (tx: Tx, sku: string,
   });
   const caller = (key?: string) =>
     t.createCallerFactory(router)({ headers: key === undefined ? {} : { 'idempotency-key': key } });
-  return { caller, runs };
+  return { caller, runs, idempotency, events };
 }
 
 const pgInsert = async (client: pg.PoolClient, sku: string, k: string) =>
@@ -140,6 +145,25 @@ describe.each([
 });
 
 describe('the step table', () => {
+  it('outlives forget, which clears the store only: the call runs again, its committed transaction does not', async () => {
+    const app = makeOrderApp(pgAdapter(pool), pgInsert);
+    const key = fresh('forgotten');
+    const first = await app.caller(key).order({ sku: 'a', k: key });
+    const id = app.events.at(-1)!.key!;
+    expect(await app.idempotency.forget({ id })).toEqual({ forgotten: true });
+    // The resolver runs again; the transaction finds its row and answers from it: no second order.
+    expect(await app.caller(key).order({ sku: 'a', k: key })).toEqual(first);
+    expect(app.events.at(-1)?.type).toBe('miss');
+    expect(app.runs.fn).toBe(1);
+    expect(await countOrders(key)).toBe(1);
+    // To redo the writes as well, delete the record id's rows, as docs/operations.md says.
+    await pool.query('DELETE FROM trpc_idempotency_steps WHERE record_id = $1', [id]);
+    expect(await app.idempotency.forget({ id })).toEqual({ forgotten: true });
+    await app.caller(key).order({ sku: 'a', k: key });
+    expect(app.runs.fn).toBe(2);
+    expect(await countOrders(key)).toBe(2);
+  });
+
   it('lets one of two holders racing on the same step commit; the other rolls back and returns its result', async () => {
     const adapter = pgAdapter(pool);
     const k = fresh('race');
