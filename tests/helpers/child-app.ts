@@ -17,6 +17,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export const ledgerKeys = {
   started: (tag: string) => `ledger:started:${tag}`,
   finished: (tag: string) => `ledger:finished:${tag}`,
+  /** Runs of durable step `i` of a tag: it must stay at 1, whatever happens to the call around it. */
+  step: (tag: string, i: number) => `ledger:step:${i}:${tag}`,
   total: 'ledger:total',
 };
 
@@ -29,6 +31,10 @@ const execInput = z.object({
   thenMs: z.number().int().nonnegative().optional(),
   /** Throw a BAD_REQUEST after running (an uncached error). */
   fail: z.boolean().optional(),
+  /** Durable steps to run first (`ctx.idempotency.step`), each counted in the ledger. */
+  steps: z.number().int().min(0).max(5).optional(),
+  /** Throw a BAD_REQUEST after the steps on the first execution only: its retry resumes after them. */
+  failFirst: z.boolean().optional(),
   payload: z.unknown().optional(),
 });
 
@@ -43,9 +49,19 @@ export function makeChildRouter(idempotency: Idempotency<ChildContext>, ledger: 
     exec: procedure.input(execInput).mutation(async ({ input, ctx }) => {
       const n = await ledger.incr(ledgerKeys.started(input.tag));
       await ledger.incr(ledgerKeys.total);
+      const steps: string[] = [];
+      for (let i = 0; i < (input.steps ?? 0); i++) {
+        steps.push(
+          await ctx.idempotency.step(`s${i}`, async () => {
+            await ledger.incr(ledgerKeys.step(input.tag, i));
+            return `${input.tag} step ${i} in execution ${n}`;
+          }),
+        );
+      }
       await sleep(n === 1 ? input.ms : (input.thenMs ?? input.ms));
       await ledger.incr(ledgerKeys.finished(input.tag));
-      if (input.fail) throw new TRPCError({ code: 'BAD_REQUEST', message: `failed on purpose (${input.tag} #${n})` });
+      if (input.fail || (input.failFirst && n === 1))
+        throw new TRPCError({ code: 'BAD_REQUEST', message: `failed on purpose (${input.tag} #${n})` });
       return {
         tag: input.tag,
         n,
@@ -55,6 +71,7 @@ export function makeChildRouter(idempotency: Idempotency<ChildContext>, ledger: 
         at: new Date(),
         big: 10n ** 20n + BigInt(n),
         payload: input.payload,
+        steps,
       };
     }),
     /** Same shape on another path: a result must never cross procedures. */

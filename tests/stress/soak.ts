@@ -2,7 +2,8 @@
  * Soak: mixed load across server processes on one Redis for STRESS_SECONDS (default 60), then checks
  * that nothing ran twice, no result was lost, and nothing leaked. `npm run test:stress`.
  * Exits 1 on any violation. Env: STRESS_SECONDS, STRESS_SERVERS (3), STRESS_WORKERS (32),
- * STRESS_ENCRYPTION (default on; '0' stores in clear).
+ * STRESS_ENCRYPTION (default on; '0' stores in clear). A share of the calls run durable steps, and
+ * some throw after them and are retried: every step must have run once.
  *
  * Memory: each server reports its V8 heap after a forced full GC at the start, at the middle and at
  * the end, and its RSS. A leak grows the heap after GC; RSS also grows while V8 sizes its heap for
@@ -33,7 +34,13 @@ interface Completed {
   user: string;
   nonce: string;
   ms: number;
+  /** Durable steps its resolver ran (each must have run once). */
+  steps: number;
 }
+
+/** Steps in the calls that use them, and the share of new keys that do. */
+const STEPS = 2;
+const STEP_SHARE = 0.3;
 
 const stats = {
   calls: 0,
@@ -43,11 +50,14 @@ const stats = {
   failures: 0,
   mismatches: 0,
   errorsByCode: new Map<string, number>(),
+  resumed: 0,
   lostResults: [] as string[],
   unexpected: [] as string[],
 };
 const completed: Completed[] = [];
 const failedTags = new Set<string>();
+/** Calls whose first attempt threw after its steps, then were retried. */
+const resumedTags: string[] = [];
 let seq = 0;
 
 function count(r: Settled<unknown>): void {
@@ -55,7 +65,7 @@ function count(r: Settled<unknown>): void {
   if (!r.ok) stats.errorsByCode.set(r.code, (stats.errorsByCode.get(r.code) ?? 0) + 1);
 }
 
-type ExecResult = { nonce: string; user: string | null };
+type ExecResult = { nonce: string; user: string | null; steps: string[] };
 
 async function main(): Promise<number> {
   const started = Date.now();
@@ -78,7 +88,12 @@ async function main(): Promise<number> {
       }),
     ),
   );
-  const exec = (s: ChildServer, key: string, user: string, input: { ms: number; fail?: boolean; payload?: unknown }) =>
+  const exec = (
+    s: ChildServer,
+    key: string,
+    user: string,
+    input: { ms: number; fail?: boolean; failFirst?: boolean; steps?: number; payload?: unknown },
+  ) =>
     settle(
       s.client.exec.mutate({ tag: `${user}/${key}`, ...input }, { context: { key, user } }) as Promise<ExecResult>,
     );
@@ -102,14 +117,15 @@ async function main(): Promise<number> {
         if (roll < 0.35 || completed.length < 20) {
           const key = `k${++seq}`;
           const ms = Math.floor(Math.random() * 30);
-          const r = await exec(pick(servers), key, user, { ms });
+          const steps = Math.random() < STEP_SHARE ? STEPS : 0;
+          const r = await exec(pick(servers), key, user, { ms, steps });
           count(r);
           stats.newKeys += 1;
-          if (r.ok) completed.push({ key, user, nonce: r.value.nonce, ms });
+          if (r.ok) completed.push({ key, user, nonce: r.value.nonce, ms, steps });
           else stats.unexpected.push(`new key ${key}: ${r.code} ${r.message}`);
         } else if (roll < 0.6) {
           const c = pick(completed);
-          const r = await exec(pick(servers), c.key, c.user, { ms: c.ms });
+          const r = await exec(pick(servers), c.key, c.user, { ms: c.ms, steps: c.steps });
           count(r);
           stats.replays += 1;
           if (!r.ok || r.value.nonce !== c.nonce)
@@ -118,7 +134,10 @@ async function main(): Promise<number> {
           const key = `b${++seq}`;
           const ms = 20 + Math.floor(Math.random() * 80);
           const copies = 3 + Math.floor(Math.random() * 6);
-          const rs = await Promise.all(Array.from({ length: copies }, () => exec(pick(servers), key, user, { ms })));
+          const steps = Math.random() < STEP_SHARE ? STEPS : 0;
+          const rs = await Promise.all(
+            Array.from({ length: copies }, () => exec(pick(servers), key, user, { ms, steps })),
+          );
           rs.forEach(count);
           stats.bursts += 1;
           const nonces = new Set(rs.map((r) => (r.ok ? r.value.nonce : `error ${r.ok ? '' : r.code}`)));
@@ -127,7 +146,21 @@ async function main(): Promise<number> {
             const id = scopeKey(user, 'exec', key);
             const lost = servers.some((s) => s.events.some((e) => e.type === 'lock-lost' && e.key === id));
             stats.unexpected.push(`burst ${key}: ${[...nonces].join(', ')}${lost ? ' (lock-lost reported)' : ''}`);
-          } else completed.push({ key, user, nonce: rs[0].value.nonce, ms });
+          } else completed.push({ key, user, nonce: rs[0].value.nonce, ms, steps });
+        } else if (roll < 0.9) {
+          // An attempt that throws after its steps; the retry, on any server, resumes after them.
+          const key = `r${++seq}`;
+          const input = { ms: 5, steps: STEPS, failFirst: true };
+          const first = await exec(pick(servers), key, user, input);
+          const retry = await exec(pick(servers), key, user, input);
+          count(first);
+          count(retry);
+          stats.resumed += 1;
+          resumedTags.push(`${user}/${key}`);
+          if (first.ok || first.code !== 'BAD_REQUEST')
+            stats.unexpected.push(`resumed ${key}, first attempt: ${first.ok ? 'succeeded' : first.code}`);
+          else if (!retry.ok || !retry.value.steps.every((v) => v.endsWith('in execution 1')))
+            stats.unexpected.push(`resumed ${key}, retry: ${retry.ok ? `steps ${retry.value.steps}` : retry.code}`);
         } else if (roll < 0.95) {
           const key = `f${++seq}`;
           failedTags.add(`${user}/${key}`);
@@ -153,7 +186,7 @@ async function main(): Promise<number> {
     for (let i = 0; i < completed.length; i += 50) {
       await Promise.all(
         completed.slice(i, i + 50).map(async (c) => {
-          const r = await exec(pick(servers), c.key, c.user, { ms: c.ms });
+          const r = await exec(pick(servers), c.key, c.user, { ms: c.ms, steps: c.steps });
           count(r);
           if (!r.ok || r.value.nonce !== c.nonce)
             stats.lostResults.push(`final ${c.user}/${c.key}: ${r.ok ? 'different result' : r.code}`);
@@ -174,9 +207,26 @@ async function main(): Promise<number> {
       });
     }
 
+    // Step executions: every step of a completed call, or of a resumed one, ran exactly once.
+    const stepTags = [...completed.filter((c) => c.steps > 0).map((c) => `${c.user}/${c.key}`), ...resumedTags].flatMap(
+      (tag) => Array.from({ length: STEPS }, (_, i) => ({ tag, i })),
+    );
+    let stepRuns = 0;
+    for (let i = 0; i < stepTags.length; i += 500) {
+      const chunk = stepTags.slice(i, i + 500);
+      const values = await ledger.mget(chunk.map(({ tag, i: step }) => ledgerKeys.step(tag, step)));
+      values.forEach((v, j) => {
+        stepRuns += Number(v);
+        if (Number(v) !== 1) duplicates.push(`${chunk[j]!.tag} step ${chunk[j]!.i} ran ${v} times`);
+      });
+    }
+
     // Idle: every timer, subscription and listener should be back to the baseline.
     const after = await settleToBaseline(servers, before);
-    const channels = await storeAdmin.pubsub('CHANNELS', 'idem:*');
+    // Record channels, that is: the forget channel is subscribed for the store's lifetime.
+    const channels = ((await storeAdmin.pubsub('CHANNELS', 'idem:*')) as string[]).filter(
+      (c) => c !== 'idem:forgotten',
+    );
     const locks = await storeAdmin.keys('idem:*:l');
 
     const leaks: string[] = [];
@@ -201,8 +251,9 @@ async function main(): Promise<number> {
     const mb = (b: number) => `${(b / 1024 / 1024).toFixed(1)} MB`;
     console.log(`duration:               ${((Date.now() - started) / 1000).toFixed(1)} s`);
     console.log(
-      `calls:                  ${stats.calls} (new keys ${stats.newKeys}, replays ${stats.replays}, bursts ${stats.bursts}, failing ${stats.failures}, mismatches ${stats.mismatches})`,
+      `calls:                  ${stats.calls} (new keys ${stats.newKeys}, replays ${stats.replays}, bursts ${stats.bursts}, failing ${stats.failures}, resumed after steps ${stats.resumed}, mismatches ${stats.mismatches})`,
     );
+    console.log(`durable steps:          ${stepTags.length} (runs ${stepRuns})`);
     console.log(`unique completed keys:  ${tags.length}`);
     console.log(`executions (completed): ${executions}`);
     console.log(`duplicate executions:   ${duplicates.length}`);
