@@ -1,5 +1,6 @@
 import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
+import { expect } from 'vitest';
 import { z } from 'zod';
 import { createIdempotency, type HeadersLike, type IdempotencyEvent, type IdempotencyOptions } from '../../src';
 
@@ -10,6 +11,17 @@ export interface TestContext {
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The TRPCError a call fails with; fails the test if it succeeds or throws anything else. */
+export async function trpcFailure(call: Promise<unknown>): Promise<TRPCError> {
+  const outcome = await call.then(
+    (value: unknown) => ({ value }),
+    (error: unknown) => ({ error }),
+  );
+  if (!('error' in outcome)) throw new Error(`expected the call to fail; it returned ${JSON.stringify(outcome.value)}`);
+  expect(outcome.error).toBeInstanceOf(TRPCError);
+  return outcome.error as TRPCError;
+}
 
 /** Polls `check` every `everyMs` until it holds; fails after `timeoutMs`, naming `what`. */
 export async function until(

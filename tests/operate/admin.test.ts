@@ -1,25 +1,14 @@
-import { TRPCError } from '@trpc/server';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type IdempotencyEvent, type IdempotencyStore, memoryStore, redisStore } from '../../src';
 import { scopeKey } from '../../src/key';
-import { until } from '../helpers/app';
+import { trpcFailure, until } from '../helpers/app';
 import { startCluster } from '../helpers/cluster';
 import { startRedis } from '../helpers/redis-server';
 import { makePolicyApp } from './policy-app';
 
 let seq = 0;
 const fresh = (label: string) => `${label}-${Date.now()}-${++seq}`;
-
-async function failure(call: Promise<unknown>): Promise<TRPCError> {
-  try {
-    await call;
-  } catch (error) {
-    expect(error).toBeInstanceOf(TRPCError);
-    return error as TRPCError;
-  }
-  throw new Error('expected the call to fail');
-}
 
 interface Setup {
   store: IdempotencyStore;
@@ -144,7 +133,7 @@ describe.each(Object.keys(setups))('inspect, forget and list on %s', (name) => {
   it('answers done with the code and message of a kept error', async () => {
     const app = makePolicyApp(setup.store);
     const key = fresh('error');
-    await failure(app.caller(key).failing({ sku: 'x' }));
+    await trpcFailure(app.caller(key).failing({ sku: 'x' }));
     expect(await app.idempotency.inspect({ userId: 'alice', path: 'failing', key })).toMatchObject({
       state: 'done',
       status: 'error',
@@ -163,7 +152,7 @@ describe.each(Object.keys(setups))('inspect, forget and list on %s', (name) => {
     expect(found.state === 'running' && found.lockTtlMs).toBeGreaterThan(0);
     expect(found.state === 'running' && found.lockTtlMs).toBeLessThanOrEqual(700);
 
-    const refused = await failure(app.idempotency.forget(ref));
+    const refused = await trpcFailure(app.idempotency.forget(ref));
     expect(refused.code).toBe('CONFLICT');
     expect(refused.message).toMatch(/still running .* pass \{ force: true \}/);
     expect((await app.idempotency.inspect(ref)).state).toBe('running');
@@ -260,14 +249,25 @@ describe.each(Object.keys(setups))('inspect, forget and list on %s', (name) => {
     expect(there.runs.keyed).toBe(runs + 1);
   }
 
+  /** Runs `test` with an app here and one in a peer process that already serves replays from its cache. */
+  async function withPeer(
+    test: (here: ReturnType<typeof makePolicyApp>, there: ReturnType<typeof makePolicyApp>) => Promise<void>,
+  ) {
+    const peer = setup.peer!();
+    try {
+      const here = makePolicyApp(setup.store);
+      const there = makePolicyApp(peer.store);
+      await cachingIn(here, there);
+      await test(here, there);
+    } finally {
+      await peer.close();
+    }
+  }
+
   it.runIf(name !== 'memoryStore')(
     'forget reaches the record cache of every other process, which then runs the call again',
-    async () => {
-      const peer = setup.peer!();
-      try {
-        const here = makePolicyApp(setup.store);
-        const there = makePolicyApp(peer.store);
-        await cachingIn(here, there);
+    () =>
+      withPeer(async (here, there) => {
         const key = fresh('everywhere');
         const ref = { userId: 'alice', path: 'keyed', key };
         const first = await here.caller(key).keyed({ amount: 1 });
@@ -276,20 +276,13 @@ describe.each(Object.keys(setups))('inspect, forget and list on %s', (name) => {
         // Without the notice it would replay the forgotten record from its cache for 24 h.
         await runsAgain(there, key);
         expect(await here.caller(key).keyed({ amount: 1 })).toEqual({ run: there.runs.keyed });
-      } finally {
-        await peer.close();
-      }
-    },
+      }),
   );
 
   it.runIf(name === 'redisStore (single node)')(
     'a process whose subscriber connection dropped empties its cache: it may have missed a forget',
-    async () => {
-      const peer = setup.peer!();
-      try {
-        const here = makePolicyApp(setup.store);
-        const there = makePolicyApp(peer.store);
-        await cachingIn(here, there);
+    () =>
+      withPeer(async (here, there) => {
         const key = fresh('dropped');
         await here.caller(key).keyed({ amount: 1 });
         await there.caller(key).keyed({ amount: 1 }); // cached there
@@ -299,10 +292,7 @@ describe.each(Object.keys(setups))('inspect, forget and list on %s', (name) => {
         await runsAgain(there, key);
         // Subscribed again, it caches again.
         await cachingIn(here, there);
-      } finally {
-        await peer.close();
-      }
-    },
+      }),
   );
 
   it('returns the completed durable steps decoded, and forget deletes them with the record', async () => {
@@ -333,8 +323,8 @@ describe('admin calls that cannot go through', () => {
       app.idempotency.list({ limit: 0 }),
       app.idempotency.list({ limit: 1001 }),
     ];
-    for (const call of bad) expect((await failure(call)).code).toBe('BAD_REQUEST');
-    expect((await failure(app.idempotency.inspect({ id: 'x' }))).message).toMatch(/as onEvent logged it/);
+    for (const call of bad) expect((await trpcFailure(call)).code).toBe('BAD_REQUEST');
+    expect((await trpcFailure(app.idempotency.inspect({ id: 'x' }))).message).toMatch(/as onEvent logged it/);
   });
 
   it('answer NOT_IMPLEMENTED on a custom store without the admin methods', async () => {
@@ -345,7 +335,7 @@ describe('admin calls that cannot go through', () => {
       custom.idempotency.forget({ userId: 'a', path: 'p', key: 'k' }),
       custom.idempotency.list(),
     ]) {
-      const error = await failure(call);
+      const error = await trpcFailure(call);
       expect(error.code).toBe('NOT_IMPLEMENTED');
       expect(error.message).toMatch(/Implement inspect, forget and locks/);
     }
@@ -364,7 +354,7 @@ describe('admin calls that cannot go through', () => {
       down.idempotency.forget({ userId: 'a', path: 'p', key: 'k' }),
       down.idempotency.list(),
     ]) {
-      expect((await failure(call)).code).toBe('SERVICE_UNAVAILABLE');
+      expect((await trpcFailure(call)).code).toBe('SERVICE_UNAVAILABLE');
     }
     await store.close();
     redis.disconnect();
@@ -394,7 +384,7 @@ describe('admin calls on a Redlock quorum with one of three masters down', () =>
       const listed = await app.idempotency.list();
       expect(listed.store.locks.map((l) => l.id)).toContain(scopeKey('alice', 'held', key));
       expect(listed.store.complete).toBe(false);
-      expect((await failure(app.idempotency.forget(ref))).code).toBe('CONFLICT');
+      expect((await trpcFailure(app.idempotency.forget(ref))).code).toBe('CONFLICT');
       app.release();
       expect(await held).toEqual({ run: 1 });
       expect((await app.idempotency.inspect(ref)).state).toBe('done');

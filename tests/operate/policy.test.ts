@@ -1,4 +1,4 @@
-import { initTRPC, TRPCError } from '@trpc/server';
+import { initTRPC } from '@trpc/server';
 import { Redis } from 'ioredis';
 import superjson from 'superjson';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,22 +10,12 @@ import {
   memoryStore,
   redisStore,
 } from '../../src';
-import { type TestContext, until } from '../helpers/app';
+import { type TestContext, trpcFailure, until } from '../helpers/app';
 import { type RedisServer, startRedis } from '../helpers/redis-server';
 import { makePolicyApp } from './policy-app';
 
 let seq = 0;
 const fresh = (label: string) => `${label}-${Date.now()}-${++seq}`;
-
-async function failure(call: Promise<unknown>): Promise<TRPCError> {
-  try {
-    await call;
-  } catch (error) {
-    expect(error).toBeInstanceOf(TRPCError);
-    return error as TRPCError;
-  }
-  throw new Error('expected the call to fail');
-}
 
 const DAY = 86_400_000;
 
@@ -68,7 +58,7 @@ describe.each(['memoryStore', 'redisStore'] as const)('per-procedure policy on %
 
   it('requires a key where the meta says so, and only there', async () => {
     const app = makePolicyApp(store);
-    const error = await failure(app.caller().pay({ amount: 10 }));
+    const error = await trpcFailure(app.caller().pay({ amount: 10 }));
     expect(error.code).toBe('BAD_REQUEST');
     expect(error.message).toMatch(/requires an idempotency-key header/);
     expect(app.runs.pay).toBe(0);
@@ -88,8 +78,8 @@ describe.each(['memoryStore', 'redisStore'] as const)('per-procedure policy on %
   it('stores the errors that the procedure’s cacheErrors keeps', async () => {
     const app = makePolicyApp(store);
     const key = fresh('err');
-    const first = await failure(app.caller(key).failing({ sku: 'x' }));
-    const second = await failure(app.caller(key).failing({ sku: 'x' }));
+    const first = await trpcFailure(app.caller(key).failing({ sku: 'x' }));
+    const second = await trpcFailure(app.caller(key).failing({ sku: 'x' }));
     expect(second.message).toBe(first.message);
     expect(app.runs.failing).toBe(1);
   });
@@ -113,7 +103,7 @@ describe.each(['memoryStore', 'redisStore'] as const)('per-procedure policy on %
     const first = app.caller(key).impatient({ n: 1 });
     const ref = { userId: 'alice', path: 'impatient', key };
     await until(async () => (await app.idempotency.inspect(ref)).state === 'running', 5000, 'the lock', 5);
-    const error = await failure(app.caller(key).impatient({ n: 1 }));
+    const error = await trpcFailure(app.caller(key).impatient({ n: 1 }));
     expect(error.code).toBe('CONFLICT');
     // With the global waitTimeoutMs (10 000 ms), it would have waited at least that long.
     expect(Number(/after (\d+) ms/.exec(error.message)?.[1])).toBeLessThan(10_000);
@@ -134,8 +124,8 @@ describe.each(['memoryStore', 'redisStore'] as const)('per-procedure policy on %
       5,
     );
     // The first call is held until release(): these answered without waiting for it.
-    const here = await failure(app.caller(key).stripe({ n: 1 }));
-    const there = await failure(other.caller(key).stripe({ n: 1 }));
+    const here = await trpcFailure(app.caller(key).stripe({ n: 1 }));
+    const there = await trpcFailure(other.caller(key).stripe({ n: 1 }));
     expect([here.code, there.code]).toEqual(['CONFLICT', 'CONFLICT']);
     app.release();
     expect(await first).toEqual({ run: 1 });
@@ -149,13 +139,15 @@ describe.each(['memoryStore', 'redisStore'] as const)('per-procedure policy on %
     const key = fresh('fp');
     const first = await app.caller(key).selected({ amount: 5, requestId: 'r1', at: 1 });
     expect(await app.caller(key).selected({ amount: 5, requestId: 'r2', at: 2 })).toEqual(first);
-    const error = await failure(app.caller(key).selected({ amount: 6, requestId: 'r3' }));
+    const error = await trpcFailure(app.caller(key).selected({ amount: 6, requestId: 'r3' }));
     expect(error.code).toBe('UNPROCESSABLE_CONTENT');
     expect(app.runs.selected).toBe(1);
     // Without a selector the whole input counts: a new request id is a different input.
     const whole = fresh('whole');
     await app.caller(whole).keyed({ amount: 5, requestId: 'r1' });
-    expect((await failure(app.caller(whole).keyed({ amount: 5, requestId: 'r2' }))).code).toBe('UNPROCESSABLE_CONTENT');
+    expect((await trpcFailure(app.caller(whole).keyed({ amount: 5, requestId: 'r2' }))).code).toBe(
+      'UNPROCESSABLE_CONTENT',
+    );
   });
 
   it('applies a global fingerprint selector, which a procedure’s own replaces', async () => {
@@ -165,14 +157,16 @@ describe.each(['memoryStore', 'redisStore'] as const)('per-procedure policy on %
     const key = fresh('global-fp');
     await app.caller(key).keyed({ amount: 5, requestId: 'r1', at: 1 });
     expect(await app.caller(key).keyed({ amount: 5, requestId: 'r2', at: 2 })).toEqual({ run: 1 });
-    expect((await failure(app.caller(key).keyed({ amount: 7, requestId: 'r2' }))).code).toBe('UNPROCESSABLE_CONTENT');
+    expect((await trpcFailure(app.caller(key).keyed({ amount: 7, requestId: 'r2' }))).code).toBe(
+      'UNPROCESSABLE_CONTENT',
+    );
   });
 
   it('answers BAD_REQUEST when the selector throws on an input, and runs nothing', async () => {
     const app = makePolicyApp(store, {
       fingerprint: (input) => (input as { amount: { cents: number } }).amount.cents,
     });
-    const error = await failure(app.caller(fresh('throws')).keyed(undefined as never));
+    const error = await trpcFailure(app.caller(fresh('throws')).keyed(undefined as never));
     expect(error.code).toBe('BAD_REQUEST');
     expect(error.message).toMatch(/fingerprint selector of "keyed" threw/);
     expect(app.runs.keyed).toBe(0);
@@ -218,11 +212,11 @@ describe('a bad per-procedure policy', () => {
 
   it('fails each call of that procedure with INTERNAL_SERVER_ERROR, never a silent default, and runs nothing', async () => {
     for (const call of [() => caller.negative(), () => caller.typo(), () => caller.both(), () => caller.yes()]) {
-      const error = await failure(call());
+      const error = await trpcFailure(call());
       expect(error.code).toBe('INTERNAL_SERVER_ERROR');
       expect(error.message).toMatch(/idempotency meta of "\w+" is invalid/);
     }
-    expect((await failure(caller.negative())).message).toMatch(/ttlSeconds/);
+    expect((await trpcFailure(caller.negative())).message).toMatch(/ttlSeconds/);
     expect(runs).toBe(0);
     expect(await caller.fine()).toBe(1);
   });
@@ -275,7 +269,7 @@ describe('a bad per-procedure policy', () => {
     const first = c.waits();
     const second = c.waits();
     const refused = [c.refuses(), c.refuses()];
-    expect((await failure(refused[1]!)).code).toBe('CONFLICT');
+    expect((await trpcFailure(refused[1]!)).code).toBe('CONFLICT');
     release();
     expect(await Promise.all([first, second, refused[0]])).toEqual([1, 1, 2]);
   });

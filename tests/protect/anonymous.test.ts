@@ -1,7 +1,6 @@
-import { TRPCError } from '@trpc/server';
 import { describe, expect, it } from 'vitest';
 import { IDEMPOTENCY_ERROR_CODES, type IdempotencyOptions, memoryStore } from '../../src';
-import { makeApp, type TestContext } from '../helpers/app';
+import { makeApp, type TestContext, trpcFailure } from '../helpers/app';
 
 /** An app and a caller that sends a key, an optional user, and an optional session header. */
 function appWith(options: Partial<IdempotencyOptions<TestContext>>) {
@@ -19,20 +18,11 @@ function appWith(options: Partial<IdempotencyOptions<TestContext>>) {
 
 const bySession = (ctx: TestContext) => (ctx.headers as Record<string, string | undefined>)['x-session'];
 
-async function rejection(promise: Promise<unknown>): Promise<TRPCError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(TRPCError);
-  return error as TRPCError;
-}
-
 describe('anonymous callers', () => {
   it('are rejected by default when they send a key, with a message naming the option to set; the resolver does not run', async () => {
     // makeApp defaults to 'shared' for the older tests; undefined here restores the library default.
     const app = appWith({ anonymous: undefined });
-    const error = await rejection(app.call('k1', {}).createOrder({ sku: 'a' }));
+    const error = await trpcFailure(app.call('k1', {}).createOrder({ sku: 'a' }));
     expect(error.code).toBe(IDEMPOTENCY_ERROR_CODES.anonymousRejected);
     expect(error.code).toBe('UNAUTHORIZED');
     expect(error.message).toContain("set createIdempotency's `anonymous` option to `(ctx) => sessionId`");
@@ -67,7 +57,7 @@ describe('anonymous callers', () => {
 
   it('rejects a keyed call for which the function finds no session', async () => {
     const app = appWith({ anonymous: bySession });
-    const error = await rejection(app.call('k', {}).createOrder({ sku: 'a' }));
+    const error = await trpcFailure(app.call('k', {}).createOrder({ sku: 'a' }));
     expect(error.code).toBe('UNAUTHORIZED');
     expect(error.message).toMatch(/neither a user id nor an anonymous session id/);
     expect(app.runs.createOrder).toBe(0);
@@ -75,7 +65,7 @@ describe('anonymous callers', () => {
 
   it('answers INTERNAL_SERVER_ERROR, naming the fix, when the function returns something other than a string', async () => {
     const app = appWith({ anonymous: (() => 42) as unknown as (ctx: TestContext) => string });
-    const error = await rejection(app.call('k', {}).createOrder({ sku: 'a' }));
+    const error = await trpcFailure(app.call('k', {}).createOrder({ sku: 'a' }));
     expect(error.code).toBe('INTERNAL_SERVER_ERROR');
     expect(error.message).toMatch(/returned a number; return the caller's session or device id as a string/);
   });

@@ -1,19 +1,9 @@
-import { TRPCError } from '@trpc/server';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IDEMPOTENCY_ERROR_CODES, redisStore } from '../../src';
 import { scopeKey } from '../../src/key';
-import { makeApp } from '../helpers/app';
+import { makeApp, trpcFailure } from '../helpers/app';
 import { type RedisServer, startRedis } from '../helpers/redis-server';
-
-async function failure(call: Promise<unknown>): Promise<TRPCError> {
-  const error = await call.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(TRPCError);
-  return error as TRPCError;
-}
 
 /** A value under a record key that this library did not write, or that was damaged in the store. */
 describe('a record damaged in Redis', () => {
@@ -33,7 +23,7 @@ describe('a record damaged in Redis', () => {
     const ref = { userId: 'alice', path: 'createOrder', key: 'damaged' };
     await redis.set(`idem:{${scopeKey('alice', 'createOrder', 'damaged')}}:r`, 'r1\nok\n', 'EX', 60);
 
-    const error = await failure(app.caller('damaged').createOrder({ sku: 'a' }));
+    const error = await trpcFailure(app.caller('damaged').createOrder({ sku: 'a' }));
     // Not SERVICE_UNAVAILABLE, which would invite retries that can never succeed.
     expect(error.code).toBe(IDEMPOTENCY_ERROR_CODES.recordUnreadable);
     expect(error.message).toMatch(/neither replayed nor run again/);
@@ -41,7 +31,7 @@ describe('a record damaged in Redis', () => {
     expect(app.events.at(-1)).toMatchObject({ type: 'integrity-error', path: 'createOrder' });
     expect(String(app.events.at(-1)?.error)).toMatch(/unrecognised idempotency record/);
 
-    const inspected = await failure(app.idempotency.inspect(ref));
+    const inspected = await trpcFailure(app.idempotency.inspect(ref));
     expect(inspected.code).toBe(IDEMPOTENCY_ERROR_CODES.recordUnreadable);
     expect(inspected.message).toMatch(/`forget` deletes it/);
 

@@ -1,24 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { TRPCError } from '@trpc/server';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IDEMPOTENCY_ERROR_CODES, IdempotencyConfigError, type IdempotencyOptions, redisStore } from '../../src';
 import { createCipher, SealedTextError } from '../../src/encryption';
-import { makeApp, type TestContext } from '../helpers/app';
+import { makeApp, type TestContext, trpcFailure } from '../helpers/app';
 import { type RedisServer, startRedis } from '../helpers/redis-server';
 
 const SECRET_SKU = 'sku-4111-1111-1111-1111';
 const k1 = randomBytes(32);
 const k2 = randomBytes(32);
-
-async function rejection(promise: Promise<unknown>): Promise<TRPCError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(TRPCError);
-  return error as TRPCError;
-}
 
 describe('encryption keys are checked at creation', () => {
   const cases: [string, unknown, RegExp][] = [
@@ -150,7 +140,7 @@ describe('encryption at rest, on a real redis-server', () => {
     await redis.set(key, tampered, 'KEEPTTL');
 
     const reader = appWith({ encryption: { keys: [k1] } });
-    const error = await rejection(reader.caller('k-tamper').createOrder({ sku: 'a' }));
+    const error = await trpcFailure(reader.caller('k-tamper').createOrder({ sku: 'a' }));
     expect(error.code).toBe(IDEMPOTENCY_ERROR_CODES.recordUnreadable);
     expect(error.message).toMatch(/failed its integrity check.*neither replayed nor run again/);
     expect(reader.runs.createOrder).toBe(0);
@@ -168,7 +158,7 @@ describe('encryption at rest, on a real redis-server', () => {
     // Same key and input, so the fingerprints match: only the record id tells them apart.
     await redis.set(mallory.key, alice.raw, 'KEEPTTL');
 
-    const error = await rejection(
+    const error = await trpcFailure(
       appWith({ encryption: { keys: [k1] } })
         .caller('k-move', 'mallory')
         .createOrder({ sku: 'alice-order' }),
@@ -181,13 +171,13 @@ describe('encryption at rest, on a real redis-server', () => {
     const plain = appWith();
     await plain.caller('k-forged').createOrder({ sku: 'a' });
     const encrypted = appWith({ encryption: { keys: [k1] } });
-    const forged = await rejection(encrypted.caller('k-forged').createOrder({ sku: 'a' }));
+    const forged = await trpcFailure(encrypted.caller('k-forged').createOrder({ sku: 'a' }));
     expect(forged.code).toBe('INTERNAL_SERVER_ERROR');
     expect(String(encrypted.events[0]?.error)).toMatch(/not sealed/);
 
     await encrypted.caller('k-sealed').createOrder({ sku: 'b' });
     const unkeyed = appWith();
-    const sealed = await rejection(unkeyed.caller('k-sealed').createOrder({ sku: 'b' }));
+    const sealed = await trpcFailure(unkeyed.caller('k-sealed').createOrder({ sku: 'b' }));
     expect(sealed.code).toBe('INTERNAL_SERVER_ERROR');
     expect(String(unkeyed.events[0]?.error)).toMatch(/no encryption keys are set/);
     expect(plain.runs.createOrder + encrypted.runs.createOrder + unkeyed.runs.createOrder).toBe(2);
@@ -211,7 +201,7 @@ describe('encryption at rest, on a real redis-server', () => {
     expect(kids).toEqual(['k1', 'k2']);
 
     const dropped = appWith({ encryption: { keys: [{ id: 'k2', key: k2 }] } });
-    const error = await rejection(dropped.caller('k-rot').createOrder({ sku: 'a' }));
+    const error = await trpcFailure(dropped.caller('k-rot').createOrder({ sku: 'a' }));
     expect(error.code).toBe('INTERNAL_SERVER_ERROR');
     expect(String(dropped.events[0]?.error)).toMatch(/key "k1", which is not in encryption.keys/);
     expect(before.runs.createOrder + after.runs.createOrder + dropped.runs.createOrder).toBe(2);
@@ -221,16 +211,16 @@ describe('encryption at rest, on a real redis-server', () => {
     await redis.flushall();
     const options = { encryption: { keys: [k1] }, cacheErrors: () => true, maxResultBytes: 64 };
     const app = appWith(options);
-    await rejection(app.caller('k-err').fail({ sku: 'secret-error-sku' }));
+    await trpcFailure(app.caller('k-err').fail({ sku: 'secret-error-sku' }));
     await app.caller('k-big').big({ size: 100 });
     for (const { raw } of await rawRecords()) {
       expect(raw.includes('secret-error-sku')).toBe(false);
       expect(raw.includes('maxResultBytes')).toBe(false);
     }
     const other = appWith(options);
-    expect((await rejection(other.caller('k-err').fail({ sku: 'secret-error-sku' }))).message).toMatch(
+    expect((await trpcFailure(other.caller('k-err').fail({ sku: 'secret-error-sku' }))).message).toMatch(
       /out of stock \(1\)/,
     );
-    expect((await rejection(other.caller('k-big').big({ size: 100 }))).code).toBe('PRECONDITION_FAILED');
+    expect((await trpcFailure(other.caller('k-big').big({ size: 100 }))).code).toBe('PRECONDITION_FAILED');
   });
 });
