@@ -12,7 +12,7 @@ import type { CallerScope } from './key';
 export type AnonymousOption<TContext> = 'reject' | 'shared' | ((ctx: TContext) => string | null | undefined);
 
 /** The scope of a keyed call whose caller has no user id; throws when it may not have one. */
-export function anonymousScope(option: AnonymousOption<never>, ctx: unknown, path: string): CallerScope {
+function anonymousScope(option: AnonymousOption<never>, ctx: unknown, path: string): CallerScope {
   if (option === 'shared') return null;
   if (option === 'reject') throw anonymousRejected(path, false);
   const session = (option as (ctx: unknown) => unknown)(ctx);
@@ -24,4 +24,22 @@ export function anonymousScope(option: AnonymousOption<never>, ctx: unknown, pat
     });
   }
   return { anonymous: session };
+}
+
+const USER_ID_TYPES = new Set(['string', 'number', 'bigint']);
+
+/** Whom a keyed call's record belongs to: the user `getUserId` names, or else the anonymous rule. */
+export function callerScope(
+  getUserId: (ctx: never) => unknown,
+  anonymous: AnonymousOption<never>,
+  ctx: unknown,
+  path: string,
+): CallerScope {
+  const id = (getUserId as (ctx: unknown) => unknown)(ctx);
+  if (id === null || id === undefined) return anonymousScope(anonymous, ctx, path);
+  if (USER_ID_TYPES.has(typeof id)) return id as CallerScope;
+  throw new TRPCError({
+    code: 'INTERNAL_SERVER_ERROR',
+    message: `getUserId returned a ${typeof id}; return a string or number id, or undefined for anonymous callers.`,
+  });
 }

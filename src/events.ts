@@ -42,3 +42,45 @@ export interface IdempotencyEvent {
    */
   storeCalls?: number;
 }
+
+/** What an event says of its call: which one, and where its time went. */
+export interface MeasuredCall {
+  id: string;
+  path: string;
+  /** performance.now() when the middleware took the call. */
+  startedAt: number;
+  resolverMs: number;
+  storeCalls: number;
+}
+
+interface EventSinks {
+  onEvent?: ((event: IdempotencyEvent) => void) | undefined;
+  telemetry?: { record(event: IdempotencyEvent): void } | undefined;
+}
+
+/** `emit(call, type, extra)`: one event to `onEvent` and to telemetry; neither may change the call's outcome. */
+export function eventEmitter(sinks: EventSinks) {
+  return function emit(call: MeasuredCall, type: IdempotencyEvent['type'], extra?: Partial<IdempotencyEvent>): void {
+    if (!sinks.onEvent && !sinks.telemetry) return;
+    const durationMs = performance.now() - call.startedAt;
+    const event: IdempotencyEvent = {
+      type,
+      path: call.path,
+      key: call.id,
+      durationMs,
+      overheadMs: Math.max(0, durationMs - call.resolverMs - (extra?.waitedMs ?? 0)),
+      storeCalls: call.storeCalls,
+      ...extra,
+    };
+    try {
+      sinks.onEvent?.(event);
+    } catch {
+      // A logging hook must not change the outcome of a call.
+    }
+    try {
+      sinks.telemetry?.record(event);
+    } catch {
+      // Nor may telemetry.
+    }
+  };
+}

@@ -1,11 +1,11 @@
-import { type AnyRouter, experimental_trpcMiddleware, TRPCError, type TRPCMiddlewareBuilder } from '@trpc/server';
+import { type AnyRouter, experimental_trpcMiddleware, type TRPCError, type TRPCMiddlewareBuilder } from '@trpc/server';
 import { type AdminApi, createAdmin } from './admin';
-import { anonymousScope } from './anonymous';
-import { deadline } from './deadline';
+import { callerScope } from './anonymous';
 import { executionScope, type IdempotencyScope, keylessScope } from './durable/scope';
 import { clientClosed, inputMismatch, keyRequired, recordUnreadable, stillRunning, storeUnavailable } from './errors';
-import type { IdempotencyEvent } from './events';
-import { type CallerScope, type IdempotencyContext, parseKey, scopeKey } from './key';
+import { eventEmitter } from './events';
+import { Flights, type Shared } from './flights';
+import { type IdempotencyContext, parseKey, scopeKey } from './key';
 import { LeaseKeeper } from './lease-keeper';
 import { type IdempotencyOptions, resolveOptions } from './options';
 import { type CallPolicy, fingerprintOf, policies } from './policy';
@@ -14,6 +14,7 @@ import { markReplayed } from './replay-header';
 import { CONFLICT_RETRY_AFTER_MS, setRetryAfter } from './retry-after';
 import { NotReplicatedError } from './store/replication';
 import type { Claim, Lease, Watch } from './store/store';
+import { openWatch, type WaitFailures, waitWithin } from './waiting';
 
 /** A waiter re-checks this long after the lock's TTL ran out, to take over from a crashed holder. */
 const TAKEOVER_MARGIN_MS = 25;
@@ -54,31 +55,6 @@ interface Call<R> {
 type Answer<R> = { kind: 'ran'; result: R } | { kind: 'replayed'; outcome: CallOutcome };
 
 /**
- * A call in this process that others with the same record id wait on instead of asking the store.
- * Its promise is made when the first of them joins: most calls have no duplicate to wait for them.
- */
-interface Flight {
-  /** For listing: the procedure, and when its call started (performance.now()). */
-  path: string;
-  startedAt: number;
-  /** The record the call stored (or meant to), or null when there is nothing to replay. */
-  done?: Promise<StoredRecord | null>;
-  settle?: (record: StoredRecord | null) => void;
-}
-
-function joined(flight: Flight): Promise<StoredRecord | null> {
-  flight.done ??= new Promise((resolve) => {
-    flight.settle = resolve;
-  });
-  return flight.done;
-}
-
-/** What a flight's waiters get: a record, nothing, or (replyBeforeStored) a record still being stored. */
-type Shared = StoredRecord | null | Promise<StoredRecord | null>;
-
-const USER_ID_TYPES = new Set(['string', 'number', 'bigint']);
-
-/**
  * Creates the idempotency middleware. Mutations that carry an `Idempotency-Key` header run once per
  * (user, procedure, key); duplicates get the stored result, and concurrent duplicates wait for it.
  * @see https://www.npmjs.com/package/trpc-idempotency#options
@@ -88,7 +64,8 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
 ): Idempotency<TContext> {
   const config = resolveOptions(options);
   const { store } = config;
-  const flights = new Map<string, Flight>();
+  const flights = new Flights();
+  const emit = eventEmitter(config);
   // One timer per lock TTL in use extends the locks of every running call (see lease-keeper.ts).
   const leases = new LeaseKeeper<Call<unknown>>(
     (lease, ttlMs) => store.extend(lease, ttlMs),
@@ -115,7 +92,7 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
     }
     const startedAt = performance.now();
     const call: Call<Awaited<ReturnType<typeof runKeyless>>> = {
-      id: scopeKey(userIdOf(opts.ctx, opts.path), opts.path, sent.key),
+      id: scopeKey(callerScope(config.getUserId, config.anonymous, opts.ctx, opts.path), opts.path, sent.key),
       path: opts.path,
       policy: callPolicy,
       fingerprint: fingerprintOf(await opts.getRawInput(), callPolicy, opts.path, config.superjson),
@@ -160,69 +137,24 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
     });
   }
 
-  function userIdOf(ctx: unknown, path: string): CallerScope {
-    const id = config.getUserId(ctx);
-    if (id === null || id === undefined) return anonymousScope(config.anonymous, ctx, path);
-    if (USER_ID_TYPES.has(typeof id)) return id;
-    throw new TRPCError({
-      code: 'INTERNAL_SERVER_ERROR',
-      message: `getUserId returned a ${typeof id}; return a string or number id, or undefined for anonymous callers.`,
-    });
-  }
-
-  function emit(call: Call<unknown>, type: IdempotencyEvent['type'], extra?: Partial<IdempotencyEvent>): void {
-    if (!config.onEvent && !config.telemetry) return;
-    const durationMs = performance.now() - call.startedAt;
-    const event: IdempotencyEvent = {
-      type,
-      path: call.path,
-      key: call.id,
-      durationMs,
-      overheadMs: Math.max(0, durationMs - call.resolverMs - (extra?.waitedMs ?? 0)),
-      storeCalls: call.storeCalls,
-      ...extra,
-    };
-    try {
-      config.onEvent?.(event);
-    } catch {
-      // A logging hook must not change the outcome of a call.
-    }
-    try {
-      config.telemetry?.record(event);
-    } catch {
-      // Nor may telemetry.
-    }
-  }
-
   /** Joins a call already in flight in this process, or leads one. */
   async function resolveCall<R extends CallOutcome>(call: Call<R>): Promise<Answer<R>> {
-    for (let flight = flights.get(call.id); flight; flight = flights.get(call.id)) {
+    for (let landed = flights.join(call.id); landed; landed = flights.join(call.id)) {
       // concurrent: 'conflict' (a deadline already passed): answer at once, without waiting.
       if (call.deadline <= call.startedAt) throw conflict(call);
-      const record = await waitFor(call, joined(flight));
+      const record = await waitFor(call, landed);
       if (record) return fromRecord(call, record, 'wait');
       // The flight left nothing to replay (an uncached error): try again, maybe as the leader.
     }
-    const flight: Flight = { path: call.path, startedAt: call.startedAt };
-    flights.set(call.id, flight);
+    const flight = flights.start(call.id, call.path, call.startedAt);
     let shared: Shared = null;
     try {
       const led = await lead(call);
       shared = led.record;
       return led.answer;
     } finally {
-      // A result still being stored (replyBeforeStored) keeps its flight until it is.
-      if (shared instanceof Promise) {
-        shared.then((record) => land(call.id, flight, record));
-      } else {
-        land(call.id, flight, shared);
-      }
+      flights.end(call.id, flight, shared);
     }
-  }
-
-  function land(id: string, flight: Flight, record: StoredRecord | null): void {
-    flights.delete(id);
-    flight.settle?.(record);
   }
 
   /** Claims the record id; replays, runs, or waits on the store's notifications and tries again. */
@@ -257,7 +189,7 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
         if (!watch) {
           // Subscribe, then claim again: a completion between the two is then seen either way.
           call.storeCalls++;
-          watch = await openWatch(call.id, remaining);
+          watch = await openWatch(store, call.id, remaining);
           continue;
         }
         // Woken by the holder's completion (which carries the record) or release; the timer takes
@@ -349,25 +281,6 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
     return { kind: 'replayed', outcome: replay(record, call.path, config.superjson) };
   }
 
-  /**
-   * Subscribes, but waits no longer than the caller may: a subscription that opens late is closed.
-   * Without one, waiters fall back to re-checking on the lock's TTL.
-   */
-  async function openWatch(id: string, remaining: number): Promise<Watch> {
-    const opening = store.watch(id);
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<undefined>((resolve) => {
-      timer = deadline(remaining, () => resolve(undefined));
-    });
-    const opened = await Promise.race([opening.catch(() => sleepOnly), late]).finally(() => clearTimeout(timer));
-    if (opened) return opened;
-    opening.then(
-      (w) => w.close(),
-      () => {},
-    );
-    return sleepOnly;
-  }
-
   /** A store operation a call cannot go on without failed: fail closed (SERVICE_UNAVAILABLE). */
   function storeFailed(call: Call<unknown>, error: unknown): TRPCError {
     emit(call, 'store-error', { error });
@@ -381,35 +294,14 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
     return stillRunning(call.path, waitedMs, CONFLICT_RETRY_AFTER_MS);
   }
 
-  /**
-   * Waits for `promise`, but no longer than this call's deadline (CONFLICT) or its client (499).
-   * One promise, settled directly (no Promise.race and finally): a woken duplicate then returns in
-   * as few microtask turns as the call that woke it.
-   */
+  const waitFailures: WaitFailures<Call<unknown>> = {
+    deadline: conflict,
+    clientGone: (call) => clientClosed(call.path),
+  };
+
+  /** Waits for `promise`, but no longer than this call's deadline (CONFLICT) or its client (499). */
   function waitFor<T>(call: Call<unknown>, promise: Promise<T>): Promise<T> {
-    const { signal } = call;
-    if (signal?.aborted) return Promise.reject(clientClosed(call.path));
-    return new Promise<T>((resolve, reject) => {
-      let settled = false;
-      const settle = (finish: () => void) => {
-        // The deadline's callback can still run once the timer fired, after the promise won.
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        finish();
-      };
-      const onAbort = () => settle(() => reject(clientClosed(call.path)));
-      // A record that arrived while the event loop was blocked still beats the deadline.
-      const timer = deadline(Math.max(0, call.deadline - performance.now()), () =>
-        settle(() => reject(conflict(call))),
-      );
-      signal?.addEventListener('abort', onAbort, { once: true });
-      promise.then(
-        (value) => settle(() => resolve(value)),
-        (error: unknown) => settle(() => reject(error)),
-      );
-    });
+    return waitWithin(call, promise, waitFailures);
   }
 
   return {
@@ -420,16 +312,10 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
     checkRouter: policy.checkRouter,
     ...createAdmin({
       store,
-      flights,
+      flights: flights.calls,
       headerName: config.headerName,
       superjson: config.superjson,
       cipher: config.cipher,
     }),
   };
 }
-
-/** Used when a subscription cannot be opened: fall back to re-checking on the lock's TTL. */
-const sleepOnly: Watch = {
-  next: (ms) => new Promise((resolve) => setTimeout(() => resolve(undefined), ms)),
-  close() {},
-};
