@@ -14,7 +14,8 @@ export { REPLAY_HEADER } from './replay-header';
 export { CONFLICT_RETRY_AFTER_MS, type IdempotencyErrorData, idempotencyErrorData } from './retry-after';
 export { EvictionPolicyWarning } from './store/maxmemory';
 export { type MemoryStoreOptions, memoryStore } from './store/memory';
-export { type RedisStoreOptions, redisStore } from './store/redis';
+export { redisStore } from './store/redis';
+export type { RedisStoreOptions } from './store/redis-options';
 export type {
   Claim,
   ForgetOutcome,
