@@ -9,8 +9,9 @@
  * - `lock-lost`: the lock expired or was taken while the resolver ran: the at-least-once window;
  * - `integrity-error`: a stored record failed to open (tampered with, or an unknown encryption
  *   key): it was neither replayed nor run again; `error` says why;
- * - `not-replicated`: the resolver ran and its record was stored, but fewer replicas than
- *   `redisStore`'s `replicas.count` acknowledged it in time: a failover now could lose it.
+ * - `not-replicated`: the resolver ran and its record (or a durable step its result) was stored,
+ *   but fewer replicas than `redisStore`'s `replicas.count` acknowledged it in time: a failover now
+ *   could lose it.
  */
 export interface IdempotencyEvent {
   /** What happened; see the list above. */

@@ -128,7 +128,8 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
       ttlSeconds: call.policy.ttlSeconds,
       superjson: config.superjson,
       mismatch: () => inputMismatch(config.headerName, call.path),
-      onStoreError: (error) => emit(call, 'store-error', { error }),
+      onStoreError: (error) =>
+        emit(call, error instanceof NotReplicatedError ? 'not-replicated' : 'store-error', { error }),
       cipher: config.cipher,
       unreadable: (error) => {
         emit(call, 'integrity-error', { error });

@@ -46,7 +46,7 @@ export interface ExecutionInfo {
   superjson: SuperJSONLike;
   /** The 422 a different input with this key gets. */
   mismatch: () => TRPCError;
-  /** A store failure the call goes on after (reported as a `store-error` event). */
+  /** A store failure the call goes on after (a `store-error` event, or `not-replicated` for a step saved short of its replicas). */
   onStoreError: (error: unknown) => void;
   /** With encryption on: step values are sealed for their record id and name. */
   cipher?: Cipher | undefined;

@@ -252,8 +252,18 @@ export function redisStore(options: RedisStoreOptions): IdempotencyStore {
     // One round trip per step that runs: its result must be stored before the resolver goes on.
     async saveStep(lease, name, value, ttlSeconds): Promise<StepSave> {
       const k = keys(lease.id);
-      const reply = await script(SAVE_STEP, [k.steps, k.lock, k.record], [lease.token, name, value, ttlSeconds]);
+      const stepKeys = [k.steps, k.lock, k.record];
+      const stepArgs = [lease.token, name, value, ttlSeconds];
+      const { reply, short } = replicas
+        ? await replicated(replicas, SAVE_STEP, stepKeys, stepArgs)
+        : { reply: await script(SAVE_STEP, stepKeys, stepArgs), short: false };
       const [status, first] = reply as [number, string | undefined];
+      if (status === 1 && short) {
+        // Like a record: stored, and the step's work is done; the caller is told, not failed.
+        throw new NotReplicatedError(
+          `the step "${name}" was stored, but not acknowledged by ${replicas?.count} replica(s) within ${replicas?.timeoutMs} ms: a failover now could lose it`,
+        );
+      }
       if (status === 1) return { status: 'saved' };
       if (status === 2) return { status: 'exists', value: String(first) };
       return { status: 'lost' };

@@ -1,8 +1,9 @@
-import { TRPCError } from '@trpc/server';
+import { initTRPC, TRPCError } from '@trpc/server';
 import { Redis } from 'ioredis';
+import superjson from 'superjson';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IdempotencyConfigError, redisStore } from '../../src';
-import { makeApp, until } from '../helpers/app';
+import { createIdempotency, IdempotencyConfigError, type IdempotencyEvent, redisStore } from '../../src';
+import { makeApp, type TestContext, until } from '../helpers/app';
 import { type RedisServer, startRedis } from '../helpers/redis-server';
 
 describe('replica acknowledgement (WAIT)', () => {
@@ -82,6 +83,48 @@ describe('replica acknowledgement (WAIT)', () => {
     expect(String(app.events[0]?.error)).toMatch(/stored, but not acknowledged/);
     // Stored on the master all the same: a retry replays it.
     expect(await app.caller('late').slow({ ms: 1_500 })).toEqual({ n: 1 });
+  });
+
+  it('a step saved but not acknowledged: the step does not run again, the call goes on, and onEvent gets not-replicated', async () => {
+    await replicaOnline();
+    const events: IdempotencyEvent[] = [];
+    const t = initTRPC.context<TestContext>().create({ transformer: superjson });
+    const idempotency = createIdempotency<TestContext>({
+      store: redisStore({
+        redis,
+        replicas: { count: 1, timeoutMs: 800 },
+        commandTimeoutMs: 2_000,
+        onWarning: () => {},
+      }),
+      lockTtlMs: 5_000,
+      onEvent: (e) => events.push(e),
+    });
+    let charges = 0;
+    let reached = false;
+    let resume!: () => void;
+    const resumed = new Promise<void>((r) => (resume = r));
+    const router = t.router({
+      pay: t.procedure.use(idempotency.middleware).mutation(async ({ ctx }) => {
+        reached = true;
+        await resumed; // the lock was acknowledged; the step is saved after the cut
+        return ctx.idempotency.step('charge', () => ({ charge: ++charges }));
+      }),
+    });
+    const caller = t.createCallerFactory(router)({ headers: { 'idempotency-key': 'step-late' }, user: { id: 'u' } });
+    const paying = caller.pay();
+    await until(async () => reached, 2_000, 'the resolver running');
+    await cutReplication();
+    resume();
+    expect(await paying).toEqual({ charge: 1 });
+    expect(events.map((e) => `${e.type} ${String(e.error ?? '')}`)).toEqual([
+      expect.stringMatching(/^not-replicated NotReplicatedError: the step "charge" was stored, but not acknowledged/),
+      expect.stringMatching(/^not-replicated NotReplicatedError: the record was stored/),
+      'miss ',
+    ]);
+    // Stored on the master all the same: the step's result is there, and a retry replays the call.
+    expect(Object.keys(await admin.hgetall(`idem:{${events[0]!.key}}:s`))).toEqual(['charge']);
+    expect(await caller.pay()).toEqual({ charge: 1 });
+    expect(charges).toBe(1);
   });
 
   it('rejects options WAIT cannot honour, at creation', () => {
