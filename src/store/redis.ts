@@ -33,6 +33,8 @@ interface RedisLease extends Lease {
   lock?: Lock;
   lockKey: string;
   expiresAt: number;
+  /** false when the claim saw no steps of an earlier attempt: the first step then reads nothing. */
+  earlierSteps?: boolean;
 }
 
 /**
@@ -150,8 +152,9 @@ export function redisStore(options: RedisStoreOptions): IdempotencyStore {
     let reply: unknown;
     let short = false;
     try {
-      if (replicas) ({ reply, short } = await replicated(replicas, CLAIM, [k.record, k.lock], [token, ttlMs]));
-      else reply = await script(CLAIM, [k.record, k.lock], [token, ttlMs]);
+      const claimKeys = [k.record, k.lock, k.steps];
+      if (replicas) ({ reply, short } = await replicated(replicas, CLAIM, claimKeys, [token, ttlMs]));
+      else reply = await script(CLAIM, claimKeys, [token, ttlMs]);
     } catch (error) {
       // A timed-out claim may still run from ioredis' offline queue; a release queued behind it
       // keeps it from stranding a lock nobody will complete.
@@ -169,7 +172,13 @@ export function redisStore(options: RedisStoreOptions): IdempotencyStore {
       );
     }
     const drift = Math.round(ttlMs * 0.01) + 2; // as redlock counts it
-    const lease: RedisLease = { id, token, lockKey: k.lock, expiresAt: start + ttlMs - drift };
+    const lease: RedisLease = {
+      id,
+      token,
+      lockKey: k.lock,
+      expiresAt: start + ttlMs - drift,
+      earlierSteps: Number(value) === 1,
+    };
     return { status: 'claimed', lease };
   }
 
@@ -245,9 +254,12 @@ export function redisStore(options: RedisStoreOptions): IdempotencyStore {
       await call('PUBLISH', () => redis.publish(k.channel, '0'));
     },
 
-    // One round trip per execution that uses steps, on its first step: earlier attempts' results.
-    readSteps: async (lease) =>
-      new Map(Object.entries(await call('HGETALL steps', () => redis.hgetall(keys(lease.id).steps)))),
+    // Earlier attempts' results, on an execution's first step: one round trip, unless the claim
+    // already saw that there are none (the usual first execution).
+    async readSteps(lease) {
+      if ((lease as RedisLease).earlierSteps === false) return new Map<string, string>();
+      return new Map(Object.entries(await call('HGETALL steps', () => redis.hgetall(keys(lease.id).steps))));
+    },
 
     // One round trip per step that runs: its result must be stored before the resolver goes on.
     async saveStep(lease, name, value, ttlSeconds): Promise<StepSave> {

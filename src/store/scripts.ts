@@ -58,20 +58,22 @@ return out
 /**
  * claim: return the record if there is one, else take the lock, else say who has it.
  * The lock is a Redlock lock (key = token, PX ttl) on a quorum of one, fused with the record
- * check so that a first call or a replay costs one round trip.
- *   KEYS[1] record key    KEYS[2] lock key
+ * check so that a first call or a replay costs one round trip. A new holder also learns whether
+ * an earlier attempt left durable steps: most did not, and its first step then needs no read.
+ *   KEYS[1] record key    KEYS[2] lock key    KEYS[3] steps key
  *   ARGV[1] lock token    ARGV[2] lock ttl in ms
  * Returns {1, record, pttl} a record exists (pttl: its remaining life, for local caching)
- *       | {2, pttl} another holder has the lock | {3} locked by ARGV[1]
+ *       | {2, pttl} another holder has the lock
+ *       | {3, steps} locked by ARGV[1]; steps is 1 when an earlier attempt stored steps, else 0
  */
 export const CLAIM = batchable(
   'claim',
-  2,
+  3,
   2,
   `
 local record = redis.call('GET', KEYS[1])
 if record then return {1, record, redis.call('PTTL', KEYS[1])} end
-if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {3} end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {3, redis.call('EXISTS', KEYS[3])} end
 return {2, redis.call('PTTL', KEYS[2])}
 `,
 );

@@ -22,7 +22,7 @@ describe('steps during a Redis outage', () => {
 
   function app() {
     const events: IdempotencyEvent[] = [];
-    const runs = { charge: 0 };
+    const runs = { charge: 0, late: 0 };
     const t = initTRPC.context<{ headers: Record<string, string> }>().create();
     const store = redisStore({ redis, commandTimeoutMs: 200, cache: false });
     const procedure = t.procedure.use(
@@ -37,25 +37,31 @@ describe('steps during a Redis outage', () => {
         });
       }),
       late: procedure.mutation(async ({ ctx }) => {
-        server.pause(); // before the first step: its read of earlier attempts cannot answer
-        return ctx.idempotency.step('charge', () => {
+        const attempt = ++runs.late;
+        // The retry's first step reads the first attempt's steps: Redis cannot answer that read.
+        if (attempt === 2) server.pause();
+        const charged = await ctx.idempotency.step('charge', () => {
           runs.charge += 1;
           return 'charged';
         });
+        if (attempt === 1) throw new Error('failed after the step');
+        return charged;
       }),
     });
     const caller = (key: string) => t.createCallerFactory(router)({ headers: { 'idempotency-key': key } });
     return { caller, runs, events };
   }
 
-  it('fails closed when the earlier steps cannot be read: SERVICE_UNAVAILABLE, and fn does not run', async () => {
+  it('fails closed when the steps of an earlier attempt cannot be read: SERVICE_UNAVAILABLE, and no step runs', async () => {
     const { caller, runs, events } = app();
+    const key = `late-${Date.now()}`;
+    await expect(caller(key).late()).rejects.toThrow('failed after the step');
     try {
-      await expect(caller(`late-${Date.now()}`).late()).rejects.toMatchObject({ code: 'SERVICE_UNAVAILABLE' });
+      await expect(caller(key).late()).rejects.toMatchObject({ code: 'SERVICE_UNAVAILABLE' });
     } finally {
       server.resume();
     }
-    expect(runs.charge).toBe(0);
+    expect(runs).toEqual({ charge: 1, late: 2 });
     expect(events.map((e) => e.type)).toContain('store-error');
   });
 

@@ -37,23 +37,43 @@ describe('Redis round trips of steps', () => {
     const procedure = t.procedure.use(
       createIdempotency({ anonymous: 'shared', store: redisStore({ redis, cache: false }) }).middleware,
     );
+    const attempts = new Map<string, number>();
     const router = t.router({
       steps: procedure.input(z.number()).mutation(async ({ ctx, input }) => {
         let sum = 0;
         for (let i = 0; i < input; i++) sum += await ctx.idempotency.step(`s${i}`, () => i);
         return sum;
       }),
+      /** Throws after its step on the first attempt of each key; the retry resumes after it. */
+      flaky: procedure.mutation(async ({ ctx }) => {
+        const charged = await ctx.idempotency.step('charge', () => 'charged');
+        const attempt = (attempts.get(ctx.idempotency.key!) ?? 0) + 1;
+        attempts.set(ctx.idempotency.key!, attempt);
+        if (attempt === 1) throw new Error('failed after the step');
+        return charged;
+      }),
     });
     return (key: string) => t.createCallerFactory(router)({ headers: { 'idempotency-key': key } });
   }
 
-  it('adds nothing to a call without steps, one read per execution and one write per step to one with steps', async () => {
+  it('adds nothing to a call without steps, and one write per step to one with steps', async () => {
     const caller = app();
     await caller('warm').steps(2); // loads the scripts
     expect(await count(() => caller('none').steps(0))).toBe(2); // claim, complete
-    expect(await count(() => caller('one').steps(1))).toBe(2 + 2); // + read the steps, save s0
-    expect(await count(() => caller('three').steps(3))).toBe(2 + 1 + 3);
+    // The claim told it no earlier attempt left steps: nothing to read.
+    expect(await count(() => caller('one').steps(1))).toBe(2 + 1); // + save s0
+    expect(await count(() => caller('three').steps(3))).toBe(2 + 3);
     // A replay comes from the record: no step is read.
     expect(await count(() => caller('three').steps(3))).toBe(1);
+  });
+
+  it('reads the steps once in an execution that follows an attempt that left some', async () => {
+    const caller = app();
+    await caller('warm-flaky').steps(1);
+    // claim, save the step, release (the error is not cached)
+    await expect(count(() => caller('flaky').flaky())).rejects.toThrow('failed after the step');
+    // claim, read the earlier steps (the step does not run again), complete
+    expect(await count(() => caller('flaky').flaky())).toBe(3);
+    expect(await count(() => caller('flaky').flaky())).toBe(1);
   });
 });

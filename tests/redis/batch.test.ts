@@ -26,7 +26,8 @@ describe('ScriptBatcher on a real Redis', () => {
     await server.stop();
   });
 
-  const claim = (id: string, token: string) => batcher.run(CLAIM, [`r:${id}`, `l:${id}`], [token, 10_000], 1_000);
+  const claim = (id: string, token: string) =>
+    batcher.run(CLAIM, [`r:${id}`, `l:${id}`, `s:${id}`], [token, 10_000], 1_000);
 
   it(`runs the calls of one tick as one command per ${CALLS_PER_COMMAND} calls, each with its own answer`, async () => {
     await redis.set('r:b-3', 'stored');
@@ -36,7 +37,7 @@ describe('ScriptBatcher on a real Redis', () => {
     expect(replies[3]).toEqual([1, 'stored', -1]);
     expect(replies[5]).toEqual([2, expect.any(Number)]);
     replies.forEach((reply, i) => {
-      if (i !== 3 && i !== 5) expect(reply).toEqual([3]);
+      if (i !== 3 && i !== 5) expect(reply).toEqual([3, 0]);
     });
     // One EVALSHA each would have been 20.
     expect((await scriptCommands(redis)).evalsha).toBe(Math.ceil(20 / CALLS_PER_COMMAND));
@@ -75,7 +76,7 @@ describe('ScriptBatcher on a real Redis', () => {
       batcher.run(RELEASE, ['l:nobody'], ['t', 'c:nobody'], 1_000),
       claim('mixed-2', 't'),
     ]);
-    expect([completed, released, claimed]).toEqual([1, 0, [3]]);
+    expect([completed, released, claimed]).toEqual([1, 0, [3, 0]]);
     expect(await redis.get('r:mixed')).toBe('record');
     expect(await redis.exists('l:mixed')).toBe(0);
   });
@@ -85,19 +86,24 @@ describe('ScriptBatcher on a real Redis', () => {
     await redis.config('RESETSTAT');
     const first = await Promise.all([claim('f-1', 't'), claim('f-2', 't')]);
     const again = await Promise.all([claim('f-3', 't'), claim('f-4', 't')]);
-    expect([...first, ...again]).toEqual([[3], [3], [3], [3]]);
+    expect([...first, ...again]).toEqual([
+      [3, 0],
+      [3, 0],
+      [3, 0],
+      [3, 0],
+    ]);
     expect(await scriptCommands(redis)).toEqual({ evalsha: 2, eval: 1 });
   });
 
   it('lets a reply that arrived while the event loop was blocked win over a deadline that expired then', async () => {
     await claim('stall-warm', 't'); // the script is loaded: one round trip to wait for, not two
-    const pending = batcher.run(CLAIM, ['r:stall', 'l:stall'], ['t', 10_000], 50);
+    const pending = batcher.run(CLAIM, ['r:stall', 'l:stall', 's:stall'], ['t', 10_000], 50);
     await new Promise<void>((resolve) => process.nextTick(resolve)); // the command is on the wire now
     const blockedUntil = performance.now() + 200; // a long GC pause or a starved CPU, say
     while (performance.now() < blockedUntil) {
       // Redis answers meanwhile; the answer waits in the socket while the 50 ms timer expires.
     }
-    expect(await pending).toEqual([3]);
+    expect(await pending).toEqual([3, 0]);
   });
 
   it('bounds every call of a command by its deadline while Redis does not answer', async () => {
@@ -105,7 +111,9 @@ describe('ScriptBatcher on a real Redis', () => {
     try {
       const startedAt = performance.now();
       const settled = await Promise.allSettled(
-        Array.from({ length: 10 }, (_, i) => batcher.run(CLAIM, [`r:p-${i}`, `l:p-${i}`], ['t', 10_000], 200)),
+        Array.from({ length: 10 }, (_, i) =>
+          batcher.run(CLAIM, [`r:p-${i}`, `l:p-${i}`, `s:p-${i}`], ['t', 10_000], 200),
+        ),
       );
       const waited = performance.now() - startedAt;
       for (const s of settled) {
@@ -118,7 +126,7 @@ describe('ScriptBatcher on a real Redis', () => {
       server.resume();
     }
     // The paused commands ran once Redis woke up; the connection serves again.
-    expect(await claim('after-pause', 't')).toEqual([3]);
+    expect(await claim('after-pause', 't')).toEqual([3, 0]);
   });
 
   it('fails each call of a command at its own deadline, not at the earliest one among them', async () => {
@@ -128,8 +136,8 @@ describe('ScriptBatcher on a real Redis', () => {
     let long: Promise<unknown>;
     try {
       // One tick, one command: a call with 50 ms left (it waited for the connection, say) and one with 2 s.
-      const shortCall = batcher.run(CLAIM, ['r:own-1', 'l:own-1'], ['t', 10_000], 50);
-      long = batcher.run(CLAIM, ['r:own-2', 'l:own-2'], ['t', 10_000], 2_000);
+      const shortCall = batcher.run(CLAIM, ['r:own-1', 'l:own-1', 's:own-1'], ['t', 10_000], 50);
+      long = batcher.run(CLAIM, ['r:own-2', 'l:own-2', 's:own-2'], ['t', 10_000], 2_000);
       short = await Promise.allSettled([shortCall]);
       await new Promise((resolve) => setTimeout(resolve, 200));
     } finally {
@@ -139,6 +147,6 @@ describe('ScriptBatcher on a real Redis', () => {
     expect((short[0] as PromiseRejectedResult).reason).toBeInstanceOf(StoreUnavailableError);
     expect(String((short[0] as PromiseRejectedResult).reason.message)).toMatch(/within 50 ms/);
     // Redis woke up within the second call's budget: it gets its answer.
-    expect(await long).toEqual([3]);
+    expect(await long).toEqual([3, 0]);
   });
 });

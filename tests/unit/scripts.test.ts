@@ -16,7 +16,7 @@ describe('Lua scripts', () => {
       forget: FORGET.sha,
     }).toMatchInlineSnapshot(`
       {
-        "claim": "af9713b2ec5131905e16a1dc23ecebfb65f7068e",
+        "claim": "97697979232469c3eaf9f284c0748fbbfe272a40",
         "complete": "b9a7d98b74072303c328ba76ea4aab624e806a84",
         "extend": "1b92e23ca76d95da8e2f0f73ff4f61278f04d968",
         "forget": "ae1eb132f4c8865f79a2f202cf23074b6226c051",
@@ -40,15 +40,21 @@ describe('Lua scripts', () => {
 
     it('falls back to EVAL once on a server that does not know the script, then uses EVALSHA', async () => {
       await redis.script('FLUSH');
-      expect(await runScript(redis, CLAIM, ['r', 'l'], ['t', 1000])).toEqual([3]);
+      expect(await runScript(redis, CLAIM, ['r', 'l', 's'], ['t', 1000])).toEqual([3, 0]);
       expect(await redis.script('EXISTS', CLAIM.sha)).toEqual([1]);
-      expect(await runScript(redis, CLAIM, ['r', 'l'], ['t2', 1000])).toEqual([2, expect.any(Number)]);
+      expect(await runScript(redis, CLAIM, ['r', 'l', 's'], ['t2', 1000])).toEqual([2, expect.any(Number)]);
     });
 
     it('claim returns the record when there is one, without touching the lock', async () => {
       await redis.set('r2', 'rec');
-      expect(await runScript(redis, CLAIM, ['r2', 'l2'], ['t', 1000])).toEqual([1, 'rec', -1]);
+      expect(await runScript(redis, CLAIM, ['r2', 'l2', 's2'], ['t', 1000])).toEqual([1, 'rec', -1]);
       expect(await redis.exists('l2')).toBe(0);
+    });
+
+    it('claim tells a new holder whether an earlier attempt left steps', async () => {
+      await redis.hset('s10', 'charge', 'f\n{"json":1}');
+      expect(await runScript(redis, CLAIM, ['r10', 'l10', 's10'], ['t', 1000])).toEqual([3, 1]);
+      expect(await runScript(redis, CLAIM, ['r11', 'l11', 's11'], ['t', 1000])).toEqual([3, 0]);
     });
 
     it('complete writes nothing while another token holds the lock', async () => {
