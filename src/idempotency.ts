@@ -10,7 +10,7 @@ import { LeaseKeeper } from './lease-keeper';
 import { type IdempotencyOptions, resolveOptions } from './options';
 import { type CallPolicy, fingerprintOf, policies } from './policy';
 import { type CallOutcome, openRecord, RecordUnreadableError, recordFor, replay, type StoredRecord } from './record';
-import { markReplayed } from './replay-header';
+import { markConflict, markReplayed } from './replay-header';
 import { CONFLICT_RETRY_AFTER_MS, setRetryAfter } from './retry-after';
 import { NotReplicatedError } from './store/replication';
 import type { Claim, Lease, Watch } from './store/store';
@@ -45,6 +45,8 @@ interface Call<R> {
   signal: AbortSignal | undefined;
   /** The request's context, where a CONFLICT sets its Retry-After header. */
   ctx: unknown;
+  /** The key, when it came from a batch's list of keys: response headers then name the call by it. */
+  listedKey: string | undefined;
   /** Runs the resolver; `lease` backs its `ctx.idempotency` steps. */
   run: (lease: Lease) => Promise<R>;
   /** Store operations awaited for this call, and the resolver's run time: for telemetry. */
@@ -100,13 +102,14 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
       deadline: startedAt + callPolicy.waitTimeoutMs,
       signal: opts.signal,
       ctx: opts.ctx,
+      listedKey: sent.listed ? sent.key : undefined,
       run: (lease) => opts.next({ ctx: { idempotency: scopeOf(call, sent.key, lease) } }),
       storeCalls: 0,
       resolverMs: 0,
     };
     const answer = await resolveCall(call);
     if (answer.kind === 'ran') return answer.result;
-    markReplayed(opts.ctx, sent.listed ? sent.key : undefined);
+    markReplayed(opts.ctx, call.listedKey);
     // tRPC has no public way to answer without calling next(); its result is a plain object whose
     // `marker` brand is this string at runtime (middleware.ts in @trpc/server).
     const { outcome } = answer;
@@ -292,6 +295,8 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
     const waitedMs = Math.round(performance.now() - call.startedAt);
     emit(call, 'conflict', { waitedMs });
     setRetryAfter(call.ctx, CONFLICT_RETRY_AFTER_MS);
+    // A batch shares its Retry-After: say which of its CONFLICTs the hint is for.
+    if (call.listedKey !== undefined) markConflict(call.ctx, call.listedKey);
     return stillRunning(call.path, waitedMs, CONFLICT_RETRY_AFTER_MS);
   }
 

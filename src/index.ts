@@ -10,7 +10,7 @@ export { MAX_KEY_LENGTH } from './key';
 export type { IdempotencyOptions } from './options';
 export type { ConcurrentDuplicates, IdempotencyMeta, IdempotencyPolicy } from './policy';
 export type { StoredRecord } from './record';
-export { REPLAY_HEADER } from './replay-header';
+export { CONFLICT_HEADER, REPLAY_HEADER } from './replay-header';
 export { CONFLICT_RETRY_AFTER_MS, type IdempotencyErrorData, idempotencyErrorData } from './retry-after';
 export { EvictionPolicyWarning } from './store/maxmemory';
 export { type MemoryStoreOptions, memoryStore } from './store/memory';

@@ -13,6 +13,13 @@ interface NodeResponseLike {
 }
 
 /**
+ * Response header set when calls of a batch that sent a list of keys got this library's CONFLICT
+ * (the first call still runs): their keys, as an RFC 8941 list. The batch shares one `Retry-After`,
+ * so this says which of its CONFLICTs that hint is for; an app's own CONFLICT is never named.
+ */
+export const CONFLICT_HEADER = 'Idempotent-Conflict';
+
+/**
  * Marks the HTTP response as a replay through `ctx.resHeaders` (fetch adapter) or `ctx.res`
  * (node adapters). `listedKey` is the call's key when it came from a batch's list: the header then
  * names each replayed call of the batch, not the whole response. Best effort: once a streaming
@@ -20,18 +27,27 @@ interface NodeResponseLike {
  * into an error.
  */
 export function markReplayed(ctx: unknown, listedKey?: string): void {
+  mark(ctx, REPLAY_HEADER, listedKey);
+}
+
+/** Names a batched call (by its listed key) among those that got this library's CONFLICT. */
+export function markConflict(ctx: unknown, listedKey: string): void {
+  mark(ctx, CONFLICT_HEADER, listedKey);
+}
+
+function mark(ctx: unknown, header: string, listedKey: string | undefined): void {
   const { resHeaders, res } = (ctx ?? {}) as { resHeaders?: Headers; res?: NodeResponseLike };
   const value = listedKey === undefined ? 'true' : sfString(listedKey);
   try {
     if (resHeaders && typeof resHeaders.set === 'function') {
       // Headers joins appended values with ", ", which is RFC 8941 list syntax.
-      if (listedKey === undefined) resHeaders.set(REPLAY_HEADER, value);
-      else resHeaders.append(REPLAY_HEADER, value);
+      if (listedKey === undefined) resHeaders.set(header, value);
+      else resHeaders.append(header, value);
     } else if (res && typeof res.setHeader === 'function' && !res.headersSent) {
-      const before = listedKey === undefined ? undefined : res.getHeader?.(REPLAY_HEADER);
-      res.setHeader(REPLAY_HEADER, typeof before === 'string' && before !== '' ? `${before}, ${value}` : value);
+      const before = listedKey === undefined ? undefined : res.getHeader?.(header);
+      res.setHeader(header, typeof before === 'string' && before !== '' ? `${before}, ${value}` : value);
     }
   } catch {
-    // Headers already sent or frozen: the replay itself is still correct.
+    // Headers already sent or frozen: the answer itself is still correct.
   }
 }

@@ -1,6 +1,8 @@
 import type { Operation, OperationLink, OperationResultEnvelope, TRPCClientError } from '@trpc/client';
 import type { AnyRouter } from '@trpc/server';
 import { observable } from '@trpc/server/observable';
+import { CONFLICT_HEADER } from '../replay-header';
+import { parseSfStringList } from '../structured-field';
 import { responseHeaders } from './replay';
 
 /** How `idempotencyLink({ retryConflict })` asks again after a CONFLICT. */
@@ -22,19 +24,28 @@ interface ErrorLike {
  * When to ask again after `error`, or undefined when it is not the CONFLICT of a duplicate that
  * outwaited the first call. An app's own CONFLICT (a taken username) carries neither the
  * `retryAfterMs` of `idempotencyErrorData` nor a `Retry-After` header, so it is never retried; nor
- * is any other error (a 400 or 422 would fail the same way again).
+ * is any other error (a 400 or 422 would fail the same way again). In a batch, which shares one
+ * `Retry-After`, the server names its own CONFLICTs by key (`Idempotent-Conflict`): pass the
+ * operation's `key`, and a CONFLICT the server did not name is not retried.
  */
-export function conflictRetryDelay(error: unknown, defaultDelayMs = 1000): number | undefined {
+export function conflictRetryDelay(error: unknown, defaultDelayMs = 1000, key?: string): number | undefined {
   const { data } = (error ?? {}) as ErrorLike;
   if (data?.code !== 'CONFLICT') return undefined;
   if (typeof data.retryAfterMs === 'number' && data.retryAfterMs >= 0) return data.retryAfterMs;
-  const header = responseHeaders(error)?.get('Retry-After');
+  const headers = responseHeaders(error);
+  const header = headers?.get('Retry-After');
   if (header === null || header === undefined) return undefined;
+  const named = headers?.get(CONFLICT_HEADER);
+  if (named !== null && named !== undefined && (key === undefined || !parseSfStringList(named)?.includes(key)))
+    return undefined;
   const seconds = Number(header);
   if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
   const date = Date.parse(header);
   return Number.isNaN(date) ? defaultDelayMs : Math.max(0, date - Date.now());
 }
+
+const keyOf = (op: Operation) =>
+  typeof op.context.idempotencyKey === 'string' ? op.context.idempotencyKey : undefined;
 
 type Next<TRouter extends AnyRouter> = Parameters<OperationLink<TRouter>>[0]['next'];
 
@@ -63,7 +74,7 @@ export function retryingConflicts<TRouter extends AnyRouter>(
             observer.next(envelope);
           },
           error(error) {
-            const delay = answered ? undefined : conflictRetryDelay(error, options.defaultDelayMs);
+            const delay = answered ? undefined : conflictRetryDelay(error, options.defaultDelayMs, keyOf(op));
             if (delay === undefined || retries >= maxRetries) {
               observer.error(error);
               return;

@@ -1,4 +1,4 @@
-export { REPLAY_HEADER } from '../replay-header';
+export { CONFLICT_HEADER, REPLAY_HEADER } from '../replay-header';
 export { type ConflictRetryOptions, conflictRetryDelay } from './conflict-retry';
 export { IDEMPOTENCY_HEADER } from './context';
 export { type IdempotencyHeaderOptions, idempotencyBatchHeaders, idempotencyHeaders } from './headers';

@@ -1,9 +1,15 @@
-import { createTRPCClient, httpLink, TRPCClientError, type TRPCLink } from '@trpc/client';
+import { createTRPCClient, httpBatchLink, httpLink, TRPCClientError, type TRPCLink } from '@trpc/client';
 import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
 import superjson from 'superjson';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryStore } from '../../src';
-import { type ConflictRetryOptions, conflictRetryDelay, idempotencyHeaders, idempotencyLink } from '../../src/client';
+import {
+  type ConflictRetryOptions,
+  conflictRetryDelay,
+  idempotencyBatchHeaders,
+  idempotencyHeaders,
+  idempotencyLink,
+} from '../../src/client';
 import { serveShop } from '../browser/serve';
 import { makeShop, type ShopAppRouter } from '../browser/shop';
 
@@ -27,6 +33,18 @@ function client(origin: string, retryConflict?: boolean | ConflictRetryOptions) 
   const links: TRPCLink<ShopAppRouter>[] = [
     idempotencyLink({ retryConflict }),
     httpLink({ url: `${origin}/trpc`, transformer: superjson, headers: ({ op }) => idempotencyHeaders(op) }),
+  ];
+  return createTRPCClient<ShopAppRouter>({ links });
+}
+
+function batchClient(origin: string, retryConflict?: boolean | ConflictRetryOptions) {
+  const links: TRPCLink<ShopAppRouter>[] = [
+    idempotencyLink({ retryConflict }),
+    httpBatchLink({
+      url: `${origin}/trpc`,
+      transformer: superjson,
+      headers: ({ opList }) => idempotencyBatchHeaders(opList),
+    }),
   ];
   return createTRPCClient<ShopAppRouter>({ links });
 }
@@ -142,6 +160,27 @@ describe('the CONFLICT of a duplicate that outwaited the first call', () => {
   });
 });
 
+describe('in a batch, which shares one Retry-After', () => {
+  it("asks again only the calls the server named: never the app's own CONFLICT beside ours", async () => {
+    const idempotencyKey = crypto.randomUUID();
+    const running = client(servedBare.origin).slowOrder.mutate({ item: 'lamp' }, { context: { idempotencyKey } });
+    await pause(30);
+    const batched = batchClient(servedBare.origin, true);
+    const names = bare.executions.reserveName;
+    // One request: a duplicate of the running call, and a call whose resolver throws its own CONFLICT.
+    const [duplicate, reserved] = await Promise.all([
+      batched.slowOrder.mutate({ item: 'lamp' }, { context: { idempotencyKey } }),
+      failure(batched.reserveName.mutate({ name: 'ada' })),
+    ]);
+    expect(duplicate).toEqual(await running);
+    expect(reserved.data?.code).toBe('CONFLICT');
+    expect(bare.executions.reserveName - names).toBe(1);
+    const headers = (reserved.meta as { response: Response }).response.headers;
+    expect(headers.get('retry-after')).toBe('1');
+    expect(headers.get('idempotent-conflict')).toBe(`"${idempotencyKey}"`);
+  });
+});
+
 describe('errors that are not that CONFLICT are never retried', () => {
   it('not 422 (the key reused with another input)', async () => {
     const idempotencyKey = crypto.randomUUID();
@@ -170,9 +209,16 @@ describe('errors that are not that CONFLICT are never retried', () => {
 });
 
 describe('conflictRetryDelay', () => {
-  const withHeader = (value: string | null, data: object = { code: 'CONFLICT' }) => ({
+  const withHeader = (value: string | null, data: object = { code: 'CONFLICT' }, named?: string) => ({
     data,
-    meta: { response: { headers: new Headers(value === null ? {} : { 'retry-after': value }) } },
+    meta: {
+      response: {
+        headers: new Headers({
+          ...(value !== null && { 'retry-after': value }),
+          ...(named !== undefined && { 'idempotent-conflict': named }),
+        }),
+      },
+    },
   });
 
   it('prefers the data hint, then Retry-After in seconds or as an HTTP date', () => {
@@ -186,6 +232,11 @@ describe('conflictRetryDelay', () => {
 
   it('is undefined for any other error, and for a CONFLICT without a hint', () => {
     expect(conflictRetryDelay(withHeader(null))).toBeUndefined();
+    // A batch's shared Retry-After counts only for the calls the server named.
+    const named = withHeader('2', { code: 'CONFLICT' }, '"k1", "k3"');
+    expect(conflictRetryDelay(named, 1000, 'k3')).toBe(2000);
+    expect(conflictRetryDelay(named, 1000, 'k2')).toBeUndefined();
+    expect(conflictRetryDelay(named)).toBeUndefined();
     expect(conflictRetryDelay(withHeader('1', { code: 'UNPROCESSABLE_CONTENT' }))).toBeUndefined();
     expect(conflictRetryDelay(new TypeError('fetch failed'))).toBeUndefined();
     expect(conflictRetryDelay(undefined)).toBeUndefined();

@@ -243,7 +243,7 @@ describe.each(Object.keys(setups))('inspect, forget and list on %s', (name) => {
         await there.caller(key).keyed({ amount: 1 });
         return there.runs.keyed > runs;
       },
-      2000,
+      5000,
       `the other process to run ${key} again`,
     );
     expect(there.runs.keyed).toBe(runs + 1);
