@@ -68,11 +68,13 @@ export function redisStore(options: RedisStoreOptions): IdempotencyStore {
   };
 
   /** GET and PTTL of a record in one round trip (pipelined; one key, so one Cluster slot). */
-  async function lookup(key: string): Promise<[string | null, number]> {
-    const replies = (await redis.pipeline().get(key).pttl(key).exec()) ?? [];
-    const [[getError, text] = [], [, pttl] = []] = replies;
+  async function lookup(key: string, stepsKey?: string): Promise<[string | null, number, boolean]> {
+    const pipeline = redis.pipeline().get(key).pttl(key);
+    if (stepsKey) pipeline.exists(stepsKey); // same hash tag: one slot
+    const replies = (await pipeline.exec()) ?? [];
+    const [[getError, text] = [], [, pttl] = [], [, steps] = []] = replies;
     if (getError) throw getError;
-    return [(text as string | null) ?? null, Number(pttl)];
+    return [(text as string | null) ?? null, Number(pttl), Number(steps) === 1];
   }
 
   const call = async <T>(what: string, op: () => Promise<T>): Promise<T> => {
@@ -195,17 +197,27 @@ export function redisStore(options: RedisStoreOptions): IdempotencyStore {
     if (acquired.status === 'busy') return acquired;
     const { lock } = acquired;
     // The holder before us may have stored its record and released the lock between our look and
-    // our lock: look again, or the mutation would run twice.
+    // our lock: look again, or the mutation would run twice. The same look says whether an earlier
+    // attempt left steps, as the fused claim does.
     const giveBack = () => quorum.release(lock).catch(() => {});
-    const [stored, storedPttl] = await call('GET record', () => lookup(k.record)).catch((error: unknown) => {
-      giveBack();
-      throw error;
-    });
+    const [stored, storedPttl, earlierSteps] = await call('GET record', () => lookup(k.record, k.steps)).catch(
+      (error: unknown) => {
+        giveBack();
+        throw error;
+      },
+    );
     if (stored) {
       giveBack();
       return found(id, stored, storedPttl, askedAt);
     }
-    const lease: RedisLease = { id, token: lock.value, lock, lockKey: k.lock, expiresAt: lock.expiration };
+    const lease: RedisLease = {
+      id,
+      token: lock.value,
+      lock,
+      lockKey: k.lock,
+      expiresAt: lock.expiration,
+      earlierSteps,
+    };
     return { status: 'claimed', lease };
   }
 

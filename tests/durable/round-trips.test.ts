@@ -2,7 +2,7 @@ import { initTRPC } from '@trpc/server';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createIdempotency, redisStore } from '../../src';
+import { createIdempotency, type IdempotencyStore, redisStore } from '../../src';
 import { type RedisServer, startRedis } from '../helpers/redis-server';
 
 /** Client reads the server processed: one per round trip (see tests/redis/round-trips.test.ts). */
@@ -32,11 +32,9 @@ describe('Redis round trips of steps', () => {
     return (await readsProcessed(probe)) - before - 1;
   }
 
-  function app() {
+  function app(store: IdempotencyStore = redisStore({ redis, cache: false })) {
     const t = initTRPC.context<{ headers: Record<string, string> }>().create();
-    const procedure = t.procedure.use(
-      createIdempotency({ anonymous: 'shared', store: redisStore({ redis, cache: false }) }).middleware,
-    );
+    const procedure = t.procedure.use(createIdempotency({ anonymous: 'shared', store }).middleware);
     const attempts = new Map<string, number>();
     const router = t.router({
       steps: procedure.input(z.number()).mutation(async ({ ctx, input }) => {
@@ -75,5 +73,27 @@ describe('Redis round trips of steps', () => {
     // claim, read the earlier steps (the step does not run again), complete
     expect(await count(() => caller('flaky').flaky())).toBe(3);
     expect(await count(() => caller('flaky').flaky())).toBe(1);
+  });
+
+  it('on a Redlock quorum, learns from the claim whether to read steps too', async () => {
+    // Locks on three other masters: the record server sees only the record and step traffic.
+    const masters = await Promise.all([startRedis(), startRedis(), startRedis()]);
+    const lockClients = masters.map((m) => new Redis(m.url));
+    try {
+      const caller = app(redisStore({ redis, lockClients, cache: false }));
+      await caller('q-warm')
+        .flaky()
+        .catch(() => {}); // loads the scripts
+      // look for the record, look again once locked (and for earlier steps), complete
+      expect(await count(() => caller('q-none').steps(0))).toBe(3);
+      expect(await count(() => caller('q-one').steps(1))).toBe(3 + 1); // + save s0
+      // look, look again, save the step, wake the waiters (the error is not cached)
+      await expect(count(() => caller('q-flaky').flaky())).rejects.toThrow('failed after the step');
+      // look, look again (steps there), read them, complete
+      expect(await count(() => caller('q-flaky').flaky())).toBe(4);
+    } finally {
+      for (const c of lockClients) c.disconnect();
+      await Promise.all(masters.map((m) => m.stop()));
+    }
   });
 });
