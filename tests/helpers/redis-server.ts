@@ -3,6 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll } from 'vitest';
 
 /** A throwaway redis-server started by a test; only its own pid is ever signalled. */
 export interface RedisServer {
@@ -104,4 +106,21 @@ export async function startRedis(extraArgs: string[] = [], port?: number): Promi
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A redis-server of its own for the enclosing describe block, and a client on it: started before
+ * the block's tests, both closed after them. Read `server` and `redis` inside the tests.
+ */
+export function redisForSuite(): { readonly server: RedisServer; readonly redis: Redis } {
+  const suite = {} as { server: RedisServer; redis: Redis };
+  beforeAll(async () => {
+    suite.server = await startRedis();
+    suite.redis = new Redis(suite.server.url);
+  });
+  afterAll(async () => {
+    suite.redis?.disconnect();
+    await suite.server?.stop();
+  });
+  return suite;
 }

@@ -1,27 +1,17 @@
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { IDEMPOTENCY_ERROR_CODES, redisStore } from '../../src';
 import { scopeKey } from '../../src/key';
 import { makeApp, trpcFailure } from '../helpers/app';
-import { type RedisServer, startRedis } from '../helpers/redis-server';
+import { redisForSuite } from '../helpers/redis-server';
 
 /** A value under a record key that this library did not write, or that was damaged in the store. */
 describe('a record damaged in Redis', () => {
-  let server: RedisServer;
-  let redis: Redis;
-  beforeAll(async () => {
-    server = await startRedis();
-    redis = new Redis(server.url);
-  });
-  afterAll(async () => {
-    redis.disconnect();
-    await server.stop();
-  });
+  const suite = redisForSuite();
 
   it('is neither replayed nor run again, says so, and forget clears it for the next call', async () => {
-    const app = makeApp({ store: redisStore({ redis, cache: false }) });
+    const app = makeApp({ store: redisStore({ redis: suite.redis, cache: false }) });
     const ref = { userId: 'alice', path: 'createOrder', key: 'damaged' };
-    await redis.set(`idem:{${scopeKey('alice', 'createOrder', 'damaged')}}:r`, 'r1\nok\n', 'EX', 60);
+    await suite.redis.set(`idem:{${scopeKey('alice', 'createOrder', 'damaged')}}:r`, 'r1\nok\n', 'EX', 60);
 
     const error = await trpcFailure(app.caller('damaged').createOrder({ sku: 'a' }));
     // Not SERVICE_UNAVAILABLE, which would invite retries that can never succeed.

@@ -22,6 +22,10 @@ describe('replica acknowledgement (WAIT)', () => {
   const replicaOnline = () =>
     until(async () => (await admin.info('replication')).includes('state=online'), 20_000, 'the replica in sync');
 
+  /** Waits for the replica up to 800 ms: a loaded machine may take a while to acknowledge the lock, which must go through. */
+  const patientStore = () =>
+    redisStore({ redis, replicas: { count: 1, timeoutMs: 800 }, commandTimeoutMs: 2_000, onWarning: () => {} });
+
   beforeAll(async () => {
     master = await startRedis(['--repl-backlog-size', '16384']);
     replica = await startRedis(['--replicaof', '127.0.0.1', String(master.port)]);
@@ -36,7 +40,7 @@ describe('replica acknowledgement (WAIT)', () => {
   });
 
   it('runs and replays as usual while the replica acknowledges', async () => {
-    const app = makeApp({ store: redisStore({ redis, replicas: { count: 1 }, onWarning: () => {} }) });
+    const app = makeApp({ store: patientStore() });
     const first = await app.caller('acked').createOrder({ sku: 'a' });
     expect(await app.caller('acked').createOrder({ sku: 'a' })).toEqual(first);
     expect(app.runs.createOrder).toBe(1);
@@ -62,16 +66,7 @@ describe('replica acknowledgement (WAIT)', () => {
 
   it('after the resolver, a record not acknowledged is still returned, and onEvent gets not-replicated', async () => {
     await replicaOnline();
-    const app = makeApp({
-      // A loaded machine may take a while to acknowledge the lock, which must go through here.
-      store: redisStore({
-        redis,
-        replicas: { count: 1, timeoutMs: 800 },
-        commandTimeoutMs: 2_000,
-        onWarning: () => {},
-      }),
-      lockTtlMs: 5_000,
-    });
+    const app = makeApp({ store: patientStore(), lockTtlMs: 5_000 });
     const running = app.caller('late').slow({ ms: 1_500 });
     await until(async () => app.runs.slow === 1, 2_000, 'the resolver running');
     await cutReplication(); // well before the resolver ends, however loaded the machine
@@ -90,12 +85,7 @@ describe('replica acknowledgement (WAIT)', () => {
     const events: IdempotencyEvent[] = [];
     const t = initTRPC.context<TestContext>().create({ transformer: superjson });
     const idempotency = createIdempotency<TestContext>({
-      store: redisStore({
-        redis,
-        replicas: { count: 1, timeoutMs: 800 },
-        commandTimeoutMs: 2_000,
-        onWarning: () => {},
-      }),
+      store: patientStore(),
       lockTtlMs: 5_000,
       onEvent: (e) => events.push(e),
     });

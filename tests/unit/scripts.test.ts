@@ -1,8 +1,8 @@
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CLAIM, COMPLETE, EXTEND, FORGET, RELEASE, runScript, SAVE_STEP } from '../../src/store/scripts';
 import { until } from '../helpers/app';
-import { type RedisServer, startRedis } from '../helpers/redis-server';
+import { redisForSuite } from '../helpers/redis-server';
 
 describe('Lua scripts', () => {
   // Pinned so that a change to a script is a deliberate, reviewed change (servers cache by SHA).
@@ -27,75 +27,66 @@ describe('Lua scripts', () => {
   });
 
   describe('on a real Redis', () => {
-    let server: RedisServer;
-    let redis: Redis;
-    beforeAll(async () => {
-      server = await startRedis();
-      redis = new Redis(server.url);
-    });
-    afterAll(async () => {
-      redis.disconnect();
-      await server.stop();
-    });
+    const suite = redisForSuite();
 
     it('falls back to EVAL once on a server that does not know the script, then uses EVALSHA', async () => {
-      await redis.script('FLUSH');
-      expect(await runScript(redis, CLAIM, ['r', 'l', 's'], ['t', 1000])).toEqual([3, 0]);
-      expect(await redis.script('EXISTS', CLAIM.sha)).toEqual([1]);
-      expect(await runScript(redis, CLAIM, ['r', 'l', 's'], ['t2', 1000])).toEqual([2, expect.any(Number)]);
+      await suite.redis.script('FLUSH');
+      expect(await runScript(suite.redis, CLAIM, ['r', 'l', 's'], ['t', 1000])).toEqual([3, 0]);
+      expect(await suite.redis.script('EXISTS', CLAIM.sha)).toEqual([1]);
+      expect(await runScript(suite.redis, CLAIM, ['r', 'l', 's'], ['t2', 1000])).toEqual([2, expect.any(Number)]);
     });
 
     it('claim returns the record when there is one, without touching the lock', async () => {
-      await redis.set('r2', 'rec');
-      expect(await runScript(redis, CLAIM, ['r2', 'l2', 's2'], ['t', 1000])).toEqual([1, 'rec', -1]);
-      expect(await redis.exists('l2')).toBe(0);
+      await suite.redis.set('r2', 'rec');
+      expect(await runScript(suite.redis, CLAIM, ['r2', 'l2', 's2'], ['t', 1000])).toEqual([1, 'rec', -1]);
+      expect(await suite.redis.exists('l2')).toBe(0);
     });
 
     it('claim tells a new holder whether an earlier attempt left steps', async () => {
-      await redis.hset('s10', 'charge', 'f\n{"json":1}');
-      expect(await runScript(redis, CLAIM, ['r10', 'l10', 's10'], ['t', 1000])).toEqual([3, 1]);
-      expect(await runScript(redis, CLAIM, ['r11', 'l11', 's11'], ['t', 1000])).toEqual([3, 0]);
+      await suite.redis.hset('s10', 'charge', 'f\n{"json":1}');
+      expect(await runScript(suite.redis, CLAIM, ['r10', 'l10', 's10'], ['t', 1000])).toEqual([3, 1]);
+      expect(await runScript(suite.redis, CLAIM, ['r11', 'l11', 's11'], ['t', 1000])).toEqual([3, 0]);
     });
 
     it('complete writes nothing while another token holds the lock', async () => {
-      await redis.set('l3', 'other', 'PX', 5000);
-      expect(await runScript(redis, COMPLETE, ['r3', 'l3'], ['mine', 'rec', 60, 'c'])).toBe(0);
-      expect(await redis.exists('r3')).toBe(0);
-      expect(await redis.get('l3')).toBe('other');
+      await suite.redis.set('l3', 'other', 'PX', 5000);
+      expect(await runScript(suite.redis, COMPLETE, ['r3', 'l3'], ['mine', 'rec', 60, 'c'])).toBe(0);
+      expect(await suite.redis.exists('r3')).toBe(0);
+      expect(await suite.redis.get('l3')).toBe('other');
     });
 
     it("extend renews its own lock, takes a free key, and leaves another token's lock alone", async () => {
-      await redis.set('l5', 'mine', 'PX', 100);
-      expect(await runScript(redis, EXTEND, ['l5'], ['mine', 5000])).toBe(1);
-      expect(await redis.pttl('l5')).toBeGreaterThan(1000);
-      expect(await runScript(redis, EXTEND, ['l6'], ['mine', 5000])).toBe(1);
-      expect(await redis.get('l6')).toBe('mine');
-      await redis.set('l7', 'other', 'PX', 5000);
-      expect(await runScript(redis, EXTEND, ['l7'], ['mine', 5000])).toBe(0);
-      expect(await redis.get('l7')).toBe('other');
+      await suite.redis.set('l5', 'mine', 'PX', 100);
+      expect(await runScript(suite.redis, EXTEND, ['l5'], ['mine', 5000])).toBe(1);
+      expect(await suite.redis.pttl('l5')).toBeGreaterThan(1000);
+      expect(await runScript(suite.redis, EXTEND, ['l6'], ['mine', 5000])).toBe(1);
+      expect(await suite.redis.get('l6')).toBe('mine');
+      await suite.redis.set('l7', 'other', 'PX', 5000);
+      expect(await runScript(suite.redis, EXTEND, ['l7'], ['mine', 5000])).toBe(0);
+      expect(await suite.redis.get('l7')).toBe('other');
     });
 
     it('forget refuses while the lock is held, deletes record and steps, and when forced the lock too, waking the waiters', async () => {
-      await redis.set('r8', 'rec');
-      await redis.hset('s8', 'charge', '{"json":1}');
-      await redis.set('l8', 'holder', 'PX', 5000);
+      await suite.redis.set('r8', 'rec');
+      await suite.redis.hset('s8', 'charge', '{"json":1}');
+      await suite.redis.set('l8', 'holder', 'PX', 5000);
       // Every message on the waiters' channels (c8, c9) and the forget channel (f), in order.
       const heard: string[] = [];
-      const listener = new Redis(server.url);
+      const listener = new Redis(suite.server.url);
       await listener.subscribe('c8', 'f');
       listener.on('message', (channel: string, text: string) => heard.push(`${channel} ${text}`));
-      expect(await runScript(redis, FORGET, ['r8', 'l8', 's8'], ['0', 'c8', 'f', 'id8'])).toEqual([
+      expect(await runScript(suite.redis, FORGET, ['r8', 'l8', 's8'], ['0', 'c8', 'f', 'id8'])).toEqual([
         2,
         expect.any(Number),
       ]);
-      expect(await redis.exists('r8', 's8', 'l8')).toBe(3);
-      expect(await runScript(redis, FORGET, ['r8', 'l8', 's8'], ['1', 'c8', 'f', 'id8'])).toEqual([1]);
-      expect(await redis.exists('r8', 's8', 'l8')).toBe(0);
-      expect(await runScript(redis, FORGET, ['r8', 'l8', 's8'], ['0', 'c8', 'f', 'id8'])).toEqual([0]);
-      await redis.set('r9', 'rec');
-      expect(await runScript(redis, FORGET, ['r9', 'l9', 's9'], ['0', 'c9', 'f', 'id9'])).toEqual([1]);
-      expect(await redis.exists('r9')).toBe(0);
-      await redis.publish('f', 'end'); // after every message above, on the same server
+      expect(await suite.redis.exists('r8', 's8', 'l8')).toBe(3);
+      expect(await runScript(suite.redis, FORGET, ['r8', 'l8', 's8'], ['1', 'c8', 'f', 'id8'])).toEqual([1]);
+      expect(await suite.redis.exists('r8', 's8', 'l8')).toBe(0);
+      expect(await runScript(suite.redis, FORGET, ['r8', 'l8', 's8'], ['0', 'c8', 'f', 'id8'])).toEqual([0]);
+      await suite.redis.set('r9', 'rec');
+      expect(await runScript(suite.redis, FORGET, ['r9', 'l9', 's9'], ['0', 'c9', 'f', 'id9'])).toEqual([1]);
+      expect(await suite.redis.exists('r9')).toBe(0);
+      await suite.redis.publish('f', 'end'); // after every message above, on the same server
       await until(async () => heard.at(-1) === 'f end', 2_000, 'the messages');
       // Refused and nothing-there announce nothing; a forced forget wakes the waiters ('0').
       expect(heard).toEqual(['f id8', 'c8 0', 'f id9', 'f end']);
@@ -103,9 +94,9 @@ describe('Lua scripts', () => {
     });
 
     it("release leaves another token's lock alone", async () => {
-      await redis.set('l4', 'other', 'PX', 5000);
-      expect(await runScript(redis, RELEASE, ['l4'], ['mine', 'c'])).toBe(0);
-      expect(await redis.get('l4')).toBe('other');
+      await suite.redis.set('l4', 'other', 'PX', 5000);
+      expect(await runScript(suite.redis, RELEASE, ['l4'], ['mine', 'c'])).toBe(0);
+      expect(await suite.redis.get('l4')).toBe('other');
     });
   });
 });
