@@ -37,8 +37,9 @@ export interface RedisStoreOptions {
   /**
    * Asks Redis to acknowledge writes on `count` replicas (WAIT, pipelined with the write) before
    * they count: the lock before the resolver runs (short of it, the call fails closed with
-   * SERVICE_UNAVAILABLE), and the record before it is reported stored (short of it, the result is
-   * returned and `onEvent` gets `not-replicated`). A failover then cannot lose an acknowledged lock.
+   * SERVICE_UNAVAILABLE), and each durable step and the record before they are reported stored
+   * (short of it, the resolver goes on or its result is returned, and `onEvent` gets
+   * `not-replicated`). A failover then cannot lose an acknowledged lock.
    * `timeoutMs` (default: half of commandTimeoutMs) must be shorter than commandTimeoutMs.
    * Single-node Redis (including one reached through Sentinel) without `lockClients` only.
    */
