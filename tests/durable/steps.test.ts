@@ -1,9 +1,7 @@
 import { initTRPC } from '@trpc/server';
-import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { createIdempotency, type IdempotencyStore, memoryStore, redisStore } from '../../src';
-import { startCluster } from '../helpers/cluster';
-import { startRedis } from '../helpers/redis-server';
+import { createIdempotency, type IdempotencyStore, memoryStore } from '../../src';
+import { clusterSetup, quorumSetup, singleNodeSetup } from '../helpers/store-setups';
 import { describeStepContract } from './step-contract';
 
 describeStepContract('memoryStore', async () => {
@@ -11,48 +9,11 @@ describeStepContract('memoryStore', async () => {
   return { store, teardown: () => store.close() };
 });
 
-describeStepContract('redisStore (single node)', async () => {
-  const server = await startRedis();
-  const redis = new Redis(server.url);
-  const store = redisStore({ redis });
-  return {
-    store,
-    teardown: async () => {
-      await store.close();
-      redis.disconnect();
-      await server.stop();
-    },
-  };
-});
+describeStepContract('redisStore (single node)', singleNodeSetup);
 
-describeStepContract('redisStore (Redlock quorum of 3 masters)', async () => {
-  const servers = await Promise.all([startRedis(), startRedis(), startRedis()]);
-  const clients = servers.map((s) => new Redis(s.url));
-  const store = redisStore({ redis: clients[0]!, lockClients: clients });
-  return {
-    store,
-    teardown: async () => {
-      await store.close();
-      for (const c of clients) c.disconnect();
-      await Promise.all(servers.map((s) => s.stop()));
-    },
-  };
-});
+describeStepContract('redisStore (Redlock quorum of 3 masters)', quorumSetup);
 
-describeStepContract('redisStore (Redis Cluster)', async () => {
-  const { Cluster } = await import('ioredis');
-  const cluster = await startCluster(3);
-  const redis = new Cluster(cluster.startupNodes);
-  const store = redisStore({ redis });
-  return {
-    store,
-    teardown: async () => {
-      await store.close();
-      redis.disconnect();
-      await cluster.stop();
-    },
-  };
-});
+describeStepContract('redisStore (Redis Cluster)', clusterSetup);
 
 describe('a custom store without step methods', () => {
   it('fails a call that uses step with NOT_IMPLEMENTED and a message that says what to do', async () => {

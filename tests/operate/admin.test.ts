@@ -1,92 +1,29 @@
-import { Cluster, Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type IdempotencyEvent, type IdempotencyStore, memoryStore, redisStore } from '../../src';
+import { type IdempotencyEvent, memoryStore, redisStore } from '../../src';
 import { scopeKey } from '../../src/key';
 import { trpcFailure, until } from '../helpers/app';
-import { startCluster } from '../helpers/cluster';
 import { startRedis } from '../helpers/redis-server';
+import { clusterSetup, quorumSetup, type RedisSetup, singleNodeSetup } from '../helpers/store-setups';
 import { makePolicyApp } from './policy-app';
 
 let seq = 0;
 const fresh = (label: string) => `${label}-${Date.now()}-${++seq}`;
 
-interface Setup {
-  store: IdempotencyStore;
-  /** The client holding records, where a test can read keys directly (none for memoryStore). */
-  records?: Redis | Cluster;
-  /** The same store as another process has it: its own connections, and its own record cache. */
-  peer?: () => { store: IdempotencyStore; close(): Promise<void> };
-  close(): Promise<void>;
-}
+/** The stores under test: memoryStore (no records to reach, no peer), and Redis three ways. */
+type Setup = Pick<RedisSetup, 'store' | 'teardown'> & Partial<Pick<RedisSetup, 'records' | 'peer'>>;
 
 /** Where the default redisStore keeps the record of alice's call to `path` with `key`. */
 const recordKey = (path: string, key: string) => `idem:{${scopeKey('alice', path, key)}}:r`;
 
-/** A peer over its own clients (closed with it), as a second server process would have them. */
-function peerOf(connect: () => (Redis | Cluster)[]): Setup['peer'] {
-  return () => {
-    const clients = connect();
-    const store = redisStore({ redis: clients[0]!, ...(clients.length > 1 && { lockClients: clients }) });
-    return {
-      store,
-      close: async () => {
-        await store.close();
-        for (const c of clients) c.disconnect();
-      },
-    };
-  };
-}
-
 const setups: Record<string, () => Promise<Setup>> = {
   memoryStore: async () => {
     const store = memoryStore();
-    return { store, close: () => store.close() };
+    return { store, teardown: () => store.close() };
   },
-  'redisStore (single node)': async () => {
-    const server = await startRedis();
-    const redis = new Redis(server.url);
-    const store = redisStore({ redis });
-    return {
-      store,
-      records: redis,
-      peer: peerOf(() => [new Redis(server.url)]),
-      close: async () => {
-        await store.close();
-        redis.disconnect();
-        await server.stop();
-      },
-    };
-  },
-  'redisStore (Cluster of 3 masters)': async () => {
-    const cluster = await startCluster(3);
-    const redis = new Cluster(cluster.startupNodes);
-    const store = redisStore({ redis });
-    return {
-      store,
-      records: redis,
-      peer: peerOf(() => [new Cluster(cluster.startupNodes)]),
-      close: async () => {
-        await store.close();
-        redis.disconnect();
-        await cluster.stop();
-      },
-    };
-  },
-  'redisStore (Redlock quorum of 3 masters)': async () => {
-    const servers = await Promise.all([startRedis(), startRedis(), startRedis()]);
-    const clients = servers.map((s) => new Redis(s.url));
-    const store = redisStore({ redis: clients[0]!, lockClients: clients });
-    return {
-      store,
-      records: clients[0],
-      peer: peerOf(() => servers.map((s) => new Redis(s.url))),
-      close: async () => {
-        await store.close();
-        for (const c of clients) c.disconnect();
-        await Promise.all(servers.map((s) => s.stop()));
-      },
-    };
-  },
+  'redisStore (single node)': singleNodeSetup,
+  'redisStore (Cluster of 3 masters)': clusterSetup,
+  'redisStore (Redlock quorum of 3 masters)': quorumSetup,
 };
 
 describe.each(Object.keys(setups))('inspect, forget and list on %s', (name) => {
@@ -95,7 +32,7 @@ describe.each(Object.keys(setups))('inspect, forget and list on %s', (name) => {
     setup = await setups[name]!();
   }, 60_000);
   afterAll(async () => {
-    await setup?.close();
+    await setup?.teardown();
   });
 
   const running = async (app: ReturnType<typeof makePolicyApp>, path: string, key: string) =>
