@@ -44,10 +44,20 @@ export function keyedMutationOptions<TData, TError, TVariables, TOnMutateResult>
   onKeySucceeded?: (idempotencyKey: string) => void,
 ): MutationOptions<TData, TError, KeyedVariables<TVariables>, TOnMutateResult> {
   const { mutationFn, onMutate, onSuccess, onError, onSettled, ...rest } = optionsFor(staticKey);
-  const forCall = (variables: KeyedVariables<TVariables>) =>
-    variables.idempotencyKey === staticKey
-      ? { mutationFn, onMutate, onSuccess, onError, onSettled }
-      : optionsFor(variables.idempotencyKey);
+  type CallOptions = MutationOptions<TData, TError, TVariables, TOnMutateResult>;
+  const fixed: CallOptions = { mutationFn, onMutate, onSuccess, onError, onSettled };
+  // A call with another key gets options made for that key, once: React Query hands the same
+  // variables to its mutationFn (each retry too) and to every callback.
+  const made = new WeakMap<KeyedVariables<TVariables>, CallOptions>();
+  const forCall = (variables: KeyedVariables<TVariables>): CallOptions => {
+    if (variables.idempotencyKey === staticKey) return fixed;
+    let options = made.get(variables);
+    if (!options) {
+      options = optionsFor(variables.idempotencyKey);
+      made.set(variables, options);
+    }
+    return options;
+  };
   return {
     ...rest,
     // Safe to retry a lost answer: the retry sends the same key.
