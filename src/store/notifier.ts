@@ -9,6 +9,19 @@ interface Channel {
 }
 
 /**
+ * The connection a Cluster subscribes on. ioredis keeps it to itself (`Cluster#subscriber`, a
+ * ClusterSubscriber, in ioredis 5) and replaces it, re-subscribing, when it ends, with no event on
+ * the Cluster. Undefined where that internal is not found.
+ */
+function clusterSubscriberOf(cluster: Cluster): { once(event: 'end', listener: () => void): unknown } | undefined {
+  const internal = (cluster as unknown as { subscriber?: { getInstance?(): unknown } }).subscriber;
+  const connection = internal?.getInstance?.() as { once?: unknown } | null | undefined;
+  return typeof connection?.once === 'function'
+    ? (connection as { once(event: 'end', listener: () => void): unknown })
+    : undefined;
+}
+
+/**
  * Completion notices over Redis pub/sub, on one subscriber connection per store.
  * Channels are reference-counted: one SUBSCRIBE however many local waiters share a record id.
  * A channel whose last waiter left is unsubscribed after the current I/O phase, in one UNSUBSCRIBE
@@ -87,8 +100,8 @@ export class Notifier {
   /**
    * Listens to `channelName` for as long as the store lives. Pub/sub delivers at most once: a message
    * published while the subscriber is away is lost. So `onLost` runs whenever the subscription may
-   * have missed one (the connection closed, or, on a Cluster, a node left), and `onLive` once the
-   * subscription is acknowledged again, which is also the first time.
+   * have missed one (its connection ended), and `onLive` once the subscription is acknowledged
+   * again, which is also the first time.
    */
   listen(channelName: string, handlers: { onMessage(message: string): void; onLive(): void; onLost(): void }): void {
     if (this.standing.has(channelName)) return;
@@ -102,7 +115,20 @@ export class Notifier {
       // once it is, nothing published from then on is missed.
       bounded(sub.subscribe(channelName), this.timeoutMs, 'SUBSCRIBE').then(
         () => {
-          if (mine === attempt && this.connection === sub) handlers.onLive();
+          if (mine !== attempt || this.connection !== sub) return;
+          if ((sub as Cluster).isCluster) {
+            // A Cluster swaps its subscriber connection by itself: hear that one end.
+            const connection = clusterSubscriberOf(sub as Cluster);
+            if (!connection) return; // cannot be watched: never live
+            if (!watched.has(connection)) {
+              watched.add(connection);
+              connection.once('end', () => {
+                down();
+                subscribe(); // on the connection the Cluster chose in its place
+              });
+            }
+          }
+          handlers.onLive();
         },
         () => {
           // Timed out on a live connection: no 'ready' will come to try again, so try later.
@@ -114,15 +140,9 @@ export class Notifier {
       attempt++;
       handlers.onLost();
     };
+    const watched = new WeakSet<object>();
     sub.on('close', down);
     sub.on('ready', subscribe); // after each reconnect
-    // A Cluster moves its subscriber to another node when that node leaves, without a 'close'.
-    if ((sub as Cluster).isCluster) {
-      sub.on('-node', () => {
-        down();
-        subscribe();
-      });
-    }
     subscribe();
   }
 

@@ -117,26 +117,25 @@ export function redisStore(options: RedisStoreOptions): IdempotencyStore {
 
   function found(id: string, text: string, pttl: number, readAt: number): Claim {
     const record = decodeRecord(text);
-    if (cacheable()) cache.set(id, text, pttl, readAt);
+    if (cacheable(readAt)) cache.set(id, text, pttl, readAt);
     return { status: 'done', record };
   }
 
   // A `forget` in any process announces the record id on one channel; each store that caches
-  // listens to it from its first replay on, and caches only while that subscription is live.
-  let cacheLive = false;
-  let listening = false;
-  function cacheable(): boolean {
-    if (cacheLive || !cacheOptions || cacheOptions.maxEntries === 0) return cacheLive;
-    if (!listening) {
-      listening = true;
+  // listens to it from its first replay on. A record read before the subscription was last
+  // confirmed may have been forgotten unheard, so only reads made since then are cached.
+  let liveSince = Number.POSITIVE_INFINITY;
+  function cacheable(readAt: number): boolean {
+    if (readAt >= liveSince) return true;
+    if (cacheOptions && cacheOptions.maxEntries > 0) {
       notifier.listen(forgottenChannel(prefix), {
         onMessage: (id) => cache.forget(id),
         onLive: () => {
-          cacheLive = true;
+          liveSince = performance.now();
         },
         onLost: () => {
           // Forgets announced while the subscriber was away were missed: forget everything.
-          cacheLive = false;
+          liveSince = Number.POSITIVE_INFINITY;
           cache.clear();
         },
       });

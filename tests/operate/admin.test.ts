@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type IdempotencyEvent, memoryStore, redisStore } from '../../src';
 import { scopeKey } from '../../src/key';
@@ -216,14 +216,17 @@ describe.each(Object.keys(setups))('inspect, forget and list on %s', (name) => {
       }),
   );
 
-  it.runIf(name === 'redisStore (single node)')(
+  it.runIf(name === 'redisStore (single node)' || name === 'redisStore (Cluster of 3 masters)')(
     'a process whose subscriber connection dropped empties its cache: it may have missed a forget',
     () =>
       withPeer(async (here, there) => {
         const key = fresh('dropped');
         await here.caller(key).keyed({ amount: 1 });
         await there.caller(key).keyed({ amount: 1 }); // cached there
-        await (setup.records as Redis).call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+        // Every subscriber connection, on every node (a Cluster's subscriber is on one of them).
+        const records = setup.records!;
+        const nodes = records instanceof Cluster ? records.nodes('master') : [records];
+        await Promise.all(nodes.map((node) => node.call('CLIENT', 'KILL', 'TYPE', 'pubsub')));
         // A forget whose notice was lost: the record goes, and nobody hears of it.
         await setup.records!.del(recordKey('keyed', key));
         await runsAgain(there, key);
