@@ -1,4 +1,5 @@
 import type { TRPC_ERROR_CODE_KEY } from '@trpc/server';
+import { type AnonymousOption, isUserId } from './anonymous';
 import { decodeStepValue, splitFingerprint, stepSealing } from './durable/codec';
 import type { Cipher } from './encryption';
 import {
@@ -72,21 +73,29 @@ export interface AdminApi {
 }
 
 const RECORD_ID = /^[A-Za-z0-9_-]{43}$/;
-const USER_ID_TYPES = new Set(['string', 'number', 'bigint', 'undefined']);
 
 /** The record id of a call, derived as the middleware derives it. */
-function recordIdOf(ref: CallRef, headerName: string): string {
+function recordIdOf(ref: CallRef, headerName: string, anonymous: AnonymousOption<never>): string {
   if (typeof ref !== 'object' || ref === null) throw callRefInvalid('it is not an object');
   if ('id' in ref) {
     if (typeof ref.id === 'string' && RECORD_ID.test(ref.id)) return ref.id;
     throw callRefInvalid('id is not a record id (43 base64url characters, as onEvent logs it)');
   }
   const { userId, path, key } = ref;
-  if (userId !== null && !USER_ID_TYPES.has(typeof userId)) throw callRefInvalid('userId is not a string or number');
+  if (userId === null || userId === undefined) {
+    // Only `anonymous: 'shared'` puts calls without a user id in one scope that a ref can name.
+    if (anonymous !== 'shared') {
+      throw callRefInvalid(
+        anonymous === 'reject'
+          ? "userId is missing, and with anonymous: 'reject' every stored call has one"
+          : 'userId is missing: calls of anonymous callers are scoped by their session; name them by { id }, as onEvent logs it',
+      );
+    }
+  } else if (!isUserId(userId)) throw callRefInvalid('userId is not a string or number');
   if (typeof path !== 'string' || path === '') throw callRefInvalid('path is not a procedure path');
   const sent = parseKey(key, headerName);
   if (!sent) throw callRefInvalid('key is missing');
-  return scopeKey(userId, path, sent.key);
+  return scopeKey(userId ?? null, path, sent.key);
 }
 
 /**
@@ -168,10 +177,12 @@ interface AdminDeps {
   superjson: SuperJSONLike;
   /** With encryption on: stored results and steps are opened with it. */
   cipher: Cipher | undefined;
+  /** How the middleware scopes callers without a user id: which refs can name their calls. */
+  anonymous: AnonymousOption<never>;
 }
 
 /** inspect, forget and list over a store's optional admin methods. */
-export function createAdmin({ store, flights, headerName, superjson: sj, cipher }: AdminDeps): AdminApi {
+export function createAdmin({ store, flights, headerName, superjson: sj, cipher, anonymous }: AdminDeps): AdminApi {
   const need = <K extends 'inspect' | 'forget' | 'locks'>(method: K): NonNullable<IdempotencyStore[K]> => {
     const fn = store[method];
     if (typeof fn !== 'function') throw adminNotSupported(method);
@@ -180,7 +191,7 @@ export function createAdmin({ store, flights, headerName, superjson: sj, cipher 
 
   return {
     async inspect(ref) {
-      const id = recordIdOf(ref, headerName);
+      const id = recordIdOf(ref, headerName, anonymous);
       const inspect = need('inspect');
       const state: StoredState = await storeCall(() => inspect(id));
       const steps = decodeSteps(id, state.steps, sj, cipher);
@@ -201,7 +212,7 @@ export function createAdmin({ store, flights, headerName, superjson: sj, cipher 
     },
 
     async forget(ref, options = {}) {
-      const id = recordIdOf(ref, headerName);
+      const id = recordIdOf(ref, headerName, anonymous);
       const forget = need('forget');
       const outcome = await storeCall(() => forget(id, options.force === true));
       if (outcome.status === 'running') throw forgetWhileRunning(outcome.lockTtlMs);

@@ -1,6 +1,6 @@
 import { TRPCError } from '@trpc/server';
 import { anonymousRejected } from './errors';
-import type { CallerScope } from './key';
+import type { CallerScope, UserId } from './key';
 
 /**
  * How keyed calls from callers without a user id are scoped (the `anonymous` option):
@@ -28,6 +28,11 @@ function anonymousScope(option: AnonymousOption<never>, ctx: unknown, path: stri
 
 const USER_ID_TYPES = new Set(['string', 'number', 'bigint']);
 
+/** Whether `id` can name a user: a string or a number (bigint included). */
+export function isUserId(id: unknown): id is UserId {
+  return USER_ID_TYPES.has(typeof id);
+}
+
 /** Whom a keyed call's record belongs to: the user `getUserId` names, or else the anonymous rule. */
 export function callerScope(
   getUserId: (ctx: never) => unknown,
@@ -37,7 +42,7 @@ export function callerScope(
 ): CallerScope {
   const id = (getUserId as (ctx: unknown) => unknown)(ctx);
   if (id === null || id === undefined) return anonymousScope(anonymous, ctx, path);
-  if (USER_ID_TYPES.has(typeof id)) return id as CallerScope;
+  if (isUserId(id)) return id;
   throw new TRPCError({
     code: 'INTERNAL_SERVER_ERROR',
     message: `getUserId returned a ${typeof id}; return a string or number id, or undefined for anonymous callers.`,

@@ -322,6 +322,7 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
       headerName: config.headerName,
       superjson: config.superjson,
       cipher: config.cipher,
+      anonymous: config.anonymous,
     }),
   };
 }

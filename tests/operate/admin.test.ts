@@ -267,6 +267,20 @@ describe('admin calls that cannot go through', () => {
     expect((await trpcFailure(app.idempotency.inspect({ id: 'x' }))).message).toMatch(/as onEvent logged it/);
   });
 
+  it('name a call without a user id only where the middleware stores one in a shared scope', async () => {
+    const noUser = { userId: undefined, path: 'keyed', key: 'k' };
+    // The default rejects such calls: nothing can be stored under it, and a ref naming it is a mistake.
+    const rejected = await trpcFailure(app.idempotency.inspect(noUser));
+    expect(rejected.code).toBe('BAD_REQUEST');
+    expect(rejected.message).toMatch(/anonymous: 'reject'/);
+    // Scoped by session: the ref would name the shared scope and answer none for a stored call.
+    const bySession = makePolicyApp(memoryStore(), { anonymous: () => 'session-1' });
+    const scoped = await trpcFailure(bySession.idempotency.forget({ ...noUser, userId: null }));
+    expect(scoped.message).toMatch(/name them by \{ id \}/);
+    const shared = makePolicyApp(memoryStore(), { anonymous: 'shared' });
+    expect(await shared.idempotency.inspect(noUser)).toEqual({ state: 'none' });
+  });
+
   it('answer NOT_IMPLEMENTED on a custom store without the admin methods', async () => {
     const { inspect: _i, forget: _f, locks: _l, ...bare } = memoryStore();
     const custom = makePolicyApp(bare);
