@@ -1,4 +1,3 @@
-import type { TRPC_ERROR_CODE_KEY } from '@trpc/server';
 import { type AnonymousOption, isUserId } from './anonymous';
 import { decodeStepValue, splitFingerprint, stepSealing } from './durable/codec';
 import type { Cipher } from './encryption';
@@ -10,7 +9,7 @@ import {
   storeUnavailable,
 } from './errors';
 import { parseKey, scopeKey, type UserId } from './key';
-import { openRecord, RecordUnreadableError, type StoredRecord } from './record';
+import { openRecord, RecordUnreadableError, recordSealing, type StoredRecord, storedError } from './record';
 import type { IdempotencyStore, LockListing, StoredState } from './store/store';
 import type { SuperJSONLike } from './superjson';
 
@@ -135,7 +134,7 @@ function resultOf(
 ): { result: unknown; decoded: boolean } {
   let record: StoredRecord;
   try {
-    record = openRecord(stored, cipher && { cipher, recordId: id });
+    record = openRecord(stored, recordSealing(cipher, id));
   } catch {
     return { result: stored.body, decoded: false }; // sealed with a key not given here, or tampered with
   }
@@ -144,8 +143,11 @@ function resultOf(
     return { result: value, decoded };
   }
   if (record.status === 'error') {
-    const { code, message } = JSON.parse(record.body) as { code: TRPC_ERROR_CODE_KEY; message: string };
-    return { result: { code, message }, decoded: true };
+    try {
+      return { result: storedError(record.body), decoded: true };
+    } catch {
+      return { result: record.body, decoded: false }; // damaged in the store
+    }
   }
   return { result: record.body, decoded: true };
 }

@@ -9,7 +9,15 @@ import { type IdempotencyContext, parseKey, scopeKey } from './key';
 import { LeaseKeeper } from './lease-keeper';
 import { type IdempotencyOptions, resolveOptions } from './options';
 import { type CallPolicy, fingerprintOf, policies } from './policy';
-import { type CallOutcome, openRecord, RecordUnreadableError, recordFor, replay, type StoredRecord } from './record';
+import {
+  type CallOutcome,
+  openRecord,
+  RecordUnreadableError,
+  recordFor,
+  recordSealing,
+  replay,
+  type StoredRecord,
+} from './record';
 import { markConflict, markReplayed } from './replay-header';
 import { CONFLICT_RETRY_AFTER_MS, setRetryAfter } from './retry-after';
 import { NotReplicatedError } from './store/replication';
@@ -172,11 +180,8 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
           call.storeCalls++;
           claim = await store.claim(call.id, call.policy.lockTtlMs);
         } catch (error) {
-          if (error instanceof RecordUnreadableError) {
-            // Damaged in the store: as with a failed integrity check, neither replayed nor run again.
-            emit(call, 'integrity-error', { error });
-            throw recordUnreadable(call.path, error);
-          }
+          // Damaged in the store: as with a failed integrity check, neither replayed nor run again.
+          if (error instanceof RecordUnreadableError) throw unreadable(call, error);
           throw storeFailed(call, error);
         }
         if (claim.status === 'done') {
@@ -225,7 +230,7 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
       maxResultBytes: config.maxResultBytes,
       cacheErrors: call.policy.cacheErrors,
       superjson: config.superjson,
-      sealWith: sealing(call.id),
+      sealWith: recordSealing(config.cipher, call.id),
     });
     const answer = { kind: 'ran', result } as Answer<R>;
     const storing = storeResult(call, lease, record);
@@ -263,26 +268,31 @@ export function createIdempotency<TContext extends object = IdempotencyContext>(
     return shared;
   }
 
-  /** With encryption on, how record bodies of this record id are sealed and opened. */
-  function sealing(id: string) {
-    return config.cipher && { cipher: config.cipher, recordId: id };
-  }
-
   function fromRecord<R>(call: Call<R>, stored: StoredRecord, type: 'hit' | 'wait'): Answer<R> {
     let record: StoredRecord;
     try {
-      record = openRecord(stored, sealing(call.id));
+      record = openRecord(stored, recordSealing(config.cipher, call.id));
     } catch (error) {
-      // Never replayed, and never run again: the operation may well have happened.
-      emit(call, 'integrity-error', { error });
-      throw recordUnreadable(call.path, error);
+      throw unreadable(call, error);
     }
     if (record.fingerprint !== call.fingerprint) {
       emit(call, 'mismatch');
       throw inputMismatch(config.headerName, call.path);
     }
+    let outcome: CallOutcome;
+    try {
+      outcome = replay(record, call.path, config.superjson);
+    } catch (error) {
+      throw unreadable(call, error);
+    }
     emit(call, type, type === 'wait' ? { waitedMs: performance.now() - call.startedAt } : undefined);
-    return { kind: 'replayed', outcome: replay(record, call.path, config.superjson) };
+    return { kind: 'replayed', outcome };
+  }
+
+  /** A stored record that cannot be opened: never replayed, and never run again (it may well have happened). */
+  function unreadable(call: Call<unknown>, error: unknown): TRPCError {
+    emit(call, 'integrity-error', { error });
+    return recordUnreadable(call.path, error);
   }
 
   /** A store operation a call cannot go on without failed: fail closed (SERVICE_UNAVAILABLE). */

@@ -169,7 +169,26 @@ function plainRecordFor(outcome: CallOutcome, options: RecordOptions): StoredRec
   return made('ok', options.fingerprint, body);
 }
 
-/** Turns a stored record back into what the caller sees; every replay gets its own copy. */
+/** How records of `recordId` are sealed and opened with encryption on; undefined without it. */
+export function recordSealing(cipher: Cipher | undefined, recordId: string): Sealing | undefined {
+  return cipher && { cipher, recordId };
+}
+
+/** The `{ code, message }` of an error `cacheErrors` kept; a RecordUnreadableError when damaged. */
+export function storedError(body: string): { code: TRPC_ERROR_CODE_KEY; message: string } {
+  try {
+    const { code, message } = JSON.parse(body) as { code: TRPC_ERROR_CODE_KEY; message: string };
+    if (typeof code === 'string' && typeof message === 'string') return { code, message };
+  } catch {
+    // reported below
+  }
+  throw new RecordUnreadableError('the stored error is not a { code, message } object');
+}
+
+/**
+ * Turns a stored record back into what the caller sees; every replay gets its own copy. Throws a
+ * RecordUnreadableError on a damaged kept error.
+ */
 export function replay(record: StoredRecord, path: string, sj: SuperJSONLike = defaultSuperJSON): CallOutcome {
   switch (record.status) {
     case 'ok':
@@ -182,10 +201,8 @@ export function replay(record: StoredRecord, path: string, sj: SuperJSONLike = d
           error: resultNotReplayable(path, `superjson could not parse the stored result: ${String(cause)}`),
         };
       }
-    case 'error': {
-      const { code, message } = JSON.parse(record.body) as { code: TRPC_ERROR_CODE_KEY; message: string };
-      return { ok: false, error: new TRPCError({ code, message }) };
-    }
+    case 'error':
+      return { ok: false, error: new TRPCError(storedError(record.body)) };
     case 'unreplayable':
       return { ok: false, error: resultNotReplayable(path, record.body) };
   }

@@ -29,4 +29,25 @@ describe('a record damaged in Redis', () => {
     await app.caller('damaged').createOrder({ sku: 'a' });
     expect(app.runs.createOrder).toBe(1);
   });
+
+  it('a kept error whose body was damaged is not replayed either, and inspect shows it undecoded', async () => {
+    const app = makeApp({ store: redisStore({ redis: suite.redis, cache: false }), cacheErrors: () => true });
+    const ref = { userId: 'alice', path: 'fail', key: 'damaged-error' };
+    await trpcFailure(app.caller('damaged-error').fail({ sku: 'a' }));
+    const key = `idem:{${scopeKey('alice', 'fail', 'damaged-error')}}:r`;
+    const stored = (await suite.redis.get(key))!;
+    const header = stored.split('\n').slice(0, 4).join('\n');
+    await suite.redis.set(key, `${header}\n{"code":`, 'KEEPTTL'); // the body cut short
+
+    const error = await trpcFailure(app.caller('damaged-error').fail({ sku: 'a' }));
+    expect(error.code).toBe(IDEMPOTENCY_ERROR_CODES.recordUnreadable);
+    expect(app.runs.fail).toBe(1);
+    expect(app.events.at(-1)).toMatchObject({ type: 'integrity-error', path: 'fail' });
+    expect(await app.idempotency.inspect(ref)).toMatchObject({
+      state: 'done',
+      status: 'error',
+      result: '{"code":',
+      decoded: false,
+    });
+  });
 });
