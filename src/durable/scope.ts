@@ -116,12 +116,16 @@ export function executionScope(info: ExecutionInfo): IdempotencyScope {
     return checked;
   }
 
-  /** Earlier attempts' step results, read once per execution, on its first step. */
+  /**
+   * Earlier attempts' step results, read once per execution, on its first step: by name, their
+   * encoded values, each checked once against this call's input.
+   */
   function loadEarlier(read: (lease: Lease) => Promise<Map<string, string>>): Promise<Map<string, string>> {
     earlier ??= read(lease).then(
       (steps) => {
-        for (const stored of steps.values()) sameInput(stored);
-        return steps;
+        const checked = new Map<string, string>();
+        for (const [name, stored] of steps) checked.set(name, sameInput(stored));
+        return checked;
       },
       (error: unknown) => {
         info.onStoreError(error);
@@ -146,7 +150,7 @@ export function executionScope(info: ExecutionInfo): IdempotencyScope {
       const { readSteps, saveStep } = store;
       if (!readSteps || !saveStep) throw stepsUnsupported(path);
       const stored = (await loadEarlier(readSteps.bind(store))).get(checked);
-      if (stored !== undefined) return decoded<T>(sameInput(stored), checked);
+      if (stored !== undefined) return decoded<T>(stored, checked);
       const value = await fn();
       let saved: StepSave;
       try {
