@@ -36,15 +36,25 @@ export function markConflict(ctx: unknown, listedKey: string): void {
 }
 
 function mark(ctx: unknown, header: string, listedKey: string | undefined): void {
+  if (listedKey === undefined) setResponseHeader(ctx, header, 'true');
+  else setResponseHeader(ctx, header, sfString(listedKey), { append: true });
+}
+
+/**
+ * Sets a response header through `ctx.resHeaders` (fetch adapter) or `ctx.res` (node adapters);
+ * `append` adds to a list already there (RFC 8941 syntax: values joined with ", "). Best effort:
+ * once a streaming response has sent its headers it is too late, and a header must never turn a
+ * call's answer into an error.
+ */
+export function setResponseHeader(ctx: unknown, header: string, value: string, options?: { append: boolean }): void {
   const { resHeaders, res } = (ctx ?? {}) as { resHeaders?: Headers; res?: NodeResponseLike };
-  const value = listedKey === undefined ? 'true' : sfString(listedKey);
   try {
     if (resHeaders && typeof resHeaders.set === 'function') {
       // Headers joins appended values with ", ", which is RFC 8941 list syntax.
-      if (listedKey === undefined) resHeaders.set(header, value);
-      else resHeaders.append(header, value);
+      if (options?.append) resHeaders.append(header, value);
+      else resHeaders.set(header, value);
     } else if (res && typeof res.setHeader === 'function' && !res.headersSent) {
-      const before = listedKey === undefined ? undefined : res.getHeader?.(header);
+      const before = options?.append ? res.getHeader?.(header) : undefined;
       res.setHeader(header, typeof before === 'string' && before !== '' ? `${before}, ${value}` : value);
     }
   } catch {

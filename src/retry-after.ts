@@ -1,4 +1,5 @@
 import { TRPCError } from '@trpc/server';
+import { setResponseHeader } from './replay-header';
 
 /**
  * How long a duplicate that got CONFLICT should pause before asking again. Short on purpose: the
@@ -10,25 +11,12 @@ export const CONFLICT_RETRY_AFTER_MS = 1000;
 /** The response header that carries the hint, in whole seconds (RFC 9110). */
 const RETRY_AFTER_HEADER = 'Retry-After';
 
-interface NodeResponseLike {
-  headersSent?: boolean;
-  setHeader(name: string, value: string): unknown;
-}
-
 /**
- * Sets `Retry-After` on the HTTP response through `ctx.resHeaders` (fetch adapter) or `ctx.res`
- * (node adapters), as `markReplayed` does. Best effort: once a streaming response has sent its
- * headers it is too late, and the error's data carries the same hint.
+ * Sets `Retry-After` on the HTTP response, as `markReplayed` sets its header. Best effort: once a
+ * streaming response has sent its headers it is too late, and the error's data carries the same hint.
  */
 export function setRetryAfter(ctx: unknown, retryAfterMs: number): void {
-  const { resHeaders, res } = (ctx ?? {}) as { resHeaders?: Headers; res?: NodeResponseLike };
-  const seconds = String(Math.max(1, Math.ceil(retryAfterMs / 1000)));
-  try {
-    if (resHeaders && typeof resHeaders.set === 'function') resHeaders.set(RETRY_AFTER_HEADER, seconds);
-    else if (res && typeof res.setHeader === 'function' && !res.headersSent) res.setHeader(RETRY_AFTER_HEADER, seconds);
-  } catch {
-    // Headers already sent or frozen: the CONFLICT itself is still right.
-  }
+  setResponseHeader(ctx, RETRY_AFTER_HEADER, String(Math.max(1, Math.ceil(retryAfterMs / 1000))));
 }
 
 /** What {@link idempotencyErrorData} adds to an error's `data`. */

@@ -33,6 +33,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): IdempotencyStore 
   const watchers = new Map<string, Set<(record?: StoredRecord) => void>>();
   // Step results per record id, kept apart from records: they outlive an attempt that threw.
   const steps = new Map<string, Expiring<Map<string, string>>>();
+  const oldestSteps = new EvictionCursor(steps);
 
   function live<T>(map: Map<string, Expiring<T>>, id: string): T | undefined {
     const entry = map.get(id);
@@ -101,7 +102,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): IdempotencyStore 
       saved.set(name, value);
       steps.delete(lease.id); // re-inserted last: the oldest entry stays first, for eviction
       steps.set(lease.id, { value: saved, expiresAt: Date.now() + ttlSeconds * 1000 });
-      while (steps.size > maxEntries) steps.delete(steps.keys().next().value as string);
+      while (steps.size > maxEntries) oldestSteps.evict();
       return { status: 'saved' };
     },
 

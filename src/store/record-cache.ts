@@ -31,6 +31,7 @@ export class RecordCache {
    * either order.
    */
   private readonly forgotten = new Map<string, number>();
+  private readonly oldestForgotten = new EvictionCursor(this.forgotten);
 
   constructor(
     private readonly maxEntries: number,
@@ -78,7 +79,7 @@ export class RecordCache {
     this.forgotten.delete(id);
     this.forgotten.set(id, performance.now());
     // A mark only matters to reads in flight (a command timeout at most): the oldest can go.
-    if (this.forgotten.size > MAX_FORGOTTEN) this.forgotten.delete(this.forgotten.keys().next().value as string);
+    if (this.forgotten.size > MAX_FORGOTTEN) this.oldestForgotten.evict();
   }
 
   /** Drops every entry: the notices of forgets may have been missed. */

@@ -1,7 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { IdempotencyConfigError } from '../errors';
 import { bounded, StoreUnavailableError } from './bounded';
-import type { LuaScript } from './scripts';
+import { isNoScript, type LuaScript } from './scripts';
 
 /** The `replicas` option of redisStore: how many replicas must acknowledge a write, and how long to wait. */
 export interface ReplicaAcknowledgement {
@@ -24,8 +24,6 @@ export interface ReplicatedReply {
   /** How many replicas acknowledged the write (WAIT's answer). */
   acknowledged: number;
 }
-
-const isNoScript = (error: unknown) => String((error as Error | null)?.message).includes('NOSCRIPT');
 
 /**
  * Sends EVALSHA and WAIT in one pipeline: WAIT covers every earlier write of this connection, so it

@@ -204,7 +204,7 @@ export interface ScriptClient {
  * wraps that reply ("Too many Cluster redirections. Last error: ReplyError: NOSCRIPT ..."), so
  * look inside the message, not at its start.
  */
-function isNoScript(error: unknown): boolean {
+export function isNoScript(error: unknown): boolean {
   return String((error as Error | null)?.message).includes('NOSCRIPT');
 }
 
