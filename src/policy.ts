@@ -97,20 +97,23 @@ function defaultPolicy(defaults: PolicyDefaults): CallPolicy {
   };
 }
 
-/** Validates one procedure's meta and lays it over the defaults; throws IdempotencyConfigError. */
-function resolveMeta(meta: object, defaults: PolicyDefaults, path: string): CallPolicy | null {
-  if (!('idempotency' in meta) || meta.idempotency === undefined) return defaultPolicy(defaults);
+/**
+ * Validates one procedure's meta and lays it over the defaults; throws IdempotencyConfigError.
+ * A meta without `idempotency` gets `global` itself.
+ */
+function resolveMeta(meta: object, defaults: PolicyDefaults, global: CallPolicy, path: string): CallPolicy | null {
+  if (!('idempotency' in meta) || meta.idempotency === undefined) return global;
   const own = parseOptions(metaSchema, meta.idempotency, `meta.idempotency of "${path}"`);
   if (own === false) return null;
-  const concurrent = own.concurrent ?? defaults.concurrent;
-  return {
+  return defaultPolicy({
     ttlSeconds: own.ttlSeconds ?? defaults.ttlSeconds,
     lockTtlMs: own.lockTtlMs ?? defaults.lockTtlMs,
-    waitTimeoutMs: concurrent === 'conflict' ? 0 : (own.waitTimeoutMs ?? defaults.waitTimeoutMs),
+    waitTimeoutMs: own.waitTimeoutMs ?? defaults.waitTimeoutMs,
     required: own.required ?? defaults.required,
     cacheErrors: (own.cacheErrors as CallPolicy['cacheErrors'] | undefined) ?? defaults.cacheErrors,
     fingerprint: (own.fingerprint as CallPolicy['fingerprint']) ?? defaults.fingerprint,
-  };
+    concurrent: own.concurrent ?? defaults.concurrent,
+  });
 }
 
 /**
@@ -121,34 +124,37 @@ export function policies(defaults: PolicyDefaults) {
   const global = defaultPolicy(defaults);
   const byMeta = new WeakMap<object, Resolved>();
 
+  /** One meta's policy, resolved on first use (or by checkRouter) and kept. */
+  function resolved(meta: object, path: string): Resolved {
+    let known = byMeta.get(meta);
+    if (known === undefined) {
+      try {
+        known = resolveMeta(meta, defaults, global, path);
+      } catch (error) {
+        known = { invalid: (error as Error).message };
+      }
+      byMeta.set(meta, known);
+    }
+    return known;
+  }
+
   return {
     /** The call's policy; null when its procedure opted out. Throws INTERNAL_SERVER_ERROR for a bad meta. */
     of(meta: object | undefined, path: string): CallPolicy | null {
       if (meta === undefined) return global;
-      let resolved = byMeta.get(meta);
-      if (resolved === undefined) {
-        try {
-          resolved = resolveMeta(meta, defaults, path);
-        } catch (error) {
-          resolved = { invalid: (error as Error).message };
-        }
-        byMeta.set(meta, resolved);
-      }
-      if (resolved !== null && 'invalid' in resolved) throw policyInvalid(path, resolved.invalid);
-      return resolved;
+      const policy = resolved(meta, path);
+      if (policy !== null && 'invalid' in policy) throw policyInvalid(path, policy.invalid);
+      return policy;
     },
 
-    /** Validates every procedure's meta in `router` (lazy routers: those loaded so far). */
+    /** Validates every procedure's meta in `router` (lazy routers: those loaded so far), and keeps each policy. */
     checkRouter(router: AnyRouter): void {
       const problems: string[] = [];
       for (const [path, procedure] of Object.entries(router._def.procedures as Record<string, unknown>)) {
         const meta = (procedure as { _def?: { meta?: unknown } })._def?.meta;
         if (typeof meta !== 'object' || meta === null) continue;
-        try {
-          resolveMeta(meta, defaults, path);
-        } catch (error) {
-          problems.push((error as Error).message);
-        }
+        const policy = resolved(meta, path);
+        if (policy !== null && 'invalid' in policy) problems.push(policy.invalid);
       }
       if (problems.length > 0) throw new IdempotencyConfigError(problems.join('\n'));
     },

@@ -131,7 +131,7 @@ export function redisAdmin(deps: RedisAdminDeps): Required<Pick<IdempotencyStore
 
     async forget(id, force): Promise<ForgetOutcome> {
       const k = keys(id);
-      const fused = lockClients.length === 1 && lockClients[0] === redis;
+      const fused = lockClients.length === 1 && lockClients[0] === redis; // as redisStore decides it
       let forced = false;
       if (!fused) {
         // The lock lives on the quorum: look there first, and when forced, delete it there.

@@ -57,7 +57,8 @@ export function redisStore(options: RedisStoreOptions): IdempotencyStore {
   const cache = new RecordCache(cacheOptions ? cacheOptions.maxEntries : 0, cacheOptions ? cacheOptions.maxBytes : 0);
   // With the record store as the only lock member, claim and lock are one script (one round trip).
   const fused = !lockClients || (lockClients.length === 1 && lockClients[0] === redis);
-  const quorum = new QuorumLock(fused ? [redis] : (lockClients ?? [redis]), timeoutMs);
+  const lockMembers = fused ? [redis] : (lockClients ?? [redis]);
+  const quorum = new QuorumLock(lockMembers, timeoutMs);
   const notifier = new Notifier(redis, timeoutMs);
   const replicas = replicaOptions && acknowledgement(replicaOptions, timeoutMs, fused, redis);
   const scripts = new ScriptBatcher(redis);
@@ -302,7 +303,7 @@ export function redisStore(options: RedisStoreOptions): IdempotencyStore {
 
     ...redisAdmin({
       redis,
-      lockClients: fused ? [redis] : (lockClients ?? [redis]),
+      lockClients: lockMembers,
       prefix,
       keys,
       cache,
