@@ -52,9 +52,15 @@ export type Inspection =
 
 /** What `list` found: calls in flight in this process, and locks held in the store. */
 export interface InFlightListing {
-  /** In this process: every call running or waiting per record id, oldest first, at most `limit`. */
+  /**
+   * In this process: `count` calls running or waiting per record id, all of them; `calls` lists the
+   * oldest, at most `limit`.
+   */
   process: { count: number; calls: { id: string; path: string; ageMs: number }[] };
-  /** In the store, by any process: locks with their remaining TTL, from a bounded scan. */
+  /**
+   * In the store, by any process: locks with their remaining TTL, from a bounded scan. `count` is
+   * how many it listed (at most `limit`); `complete` says whether that is all of them.
+   */
   store: { count: number; complete: boolean; locks: LockListing['locks'] };
 }
 
