@@ -168,14 +168,19 @@ function failConfig(message: string): never {
 
 const defaultUserId = (ctx: unknown): UserId => (ctx as { user?: { id?: UserId } | null }).user?.id;
 
+/** Both set is a mistake, in the options as in a meta: `'conflict'` answers at once. */
+export const waitsInVain = (p: { concurrent?: string | undefined; waitTimeoutMs?: number | undefined }) =>
+  p.concurrent === 'conflict' && p.waitTimeoutMs !== undefined;
+export const WAITS_IN_VAIN =
+  "waitTimeoutMs does nothing with concurrent: 'conflict' (duplicates do not wait); remove one of them";
+
 /** The options with every default filled in, as the middleware uses them. */
 export function resolveOptions<TContext>(options: IdempotencyOptions<TContext>) {
   const parsed = parseOptions(schema, options, 'createIdempotency');
   const headerName = parsed.headerName;
-  if (parsed.concurrent === 'conflict' && options.waitTimeoutMs !== undefined) {
-    failConfig(
-      "createIdempotency: invalid options\n  - waitTimeoutMs: does nothing with concurrent: 'conflict' (duplicates do not wait); remove one of them",
-    );
+  // Checked on what was given: the parsed options always have a waitTimeoutMs, the default.
+  if (waitsInVain({ concurrent: parsed.concurrent, waitTimeoutMs: options.waitTimeoutMs })) {
+    failConfig(`createIdempotency: invalid options\n  - ${WAITS_IN_VAIN}`);
   }
   return {
     ...parsed,

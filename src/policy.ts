@@ -2,7 +2,7 @@ import type { AnyRouter, TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { fingerprintFailed, IdempotencyConfigError, policyInvalid } from './errors';
 import { fingerprint } from './key';
-import { parseOptions, timerMs } from './options';
+import { parseOptions, timerMs, WAITS_IN_VAIN, waitsInVain } from './options';
 import type { SuperJSONLike } from './superjson';
 
 /**
@@ -68,9 +68,7 @@ const policySchema = z
     concurrent: z.enum(['wait', 'conflict']).optional(),
   })
   .strict()
-  .refine((p) => !(p.concurrent === 'conflict' && p.waitTimeoutMs !== undefined), {
-    message: "waitTimeoutMs does nothing with concurrent: 'conflict' (duplicates do not wait); remove one of them",
-  });
+  .refine((p) => !waitsInVain(p), { message: WAITS_IN_VAIN });
 
 const metaSchema = z.union([z.literal(false), policySchema], {
   error:
