@@ -51,9 +51,6 @@ export function memoryStore(options: MemoryStoreOptions = {}): IdempotencyStore 
   }
 
   const stepsOf = (id: string): Record<string, string> => Object.fromEntries(live(steps, id) ?? []);
-  const forgetSteps = (id: string): void => {
-    steps.delete(id);
-  };
 
   return {
     async claim(id, ttlMs): Promise<Claim> {
@@ -120,9 +117,10 @@ export function memoryStore(options: MemoryStoreOptions = {}): IdempotencyStore 
     async inspect(id): Promise<StoredState> {
       const record = live(records, id);
       const expiresAt = records.get(id)?.expiresAt ?? 0;
+      const lockTtlMs = lockTtl(id);
       return {
         ...(record && { record: { record, expiresAt } }),
-        ...(lockTtl(id) !== undefined && { lockTtlMs: lockTtl(id) }),
+        ...(lockTtlMs !== undefined && { lockTtlMs }),
         steps: stepsOf(id),
       };
     },
@@ -132,7 +130,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): IdempotencyStore 
       if (ttl !== undefined && !force) return { status: 'running', lockTtlMs: ttl };
       const found = live(records, id) !== undefined || ttl !== undefined || live(steps, id) !== undefined;
       records.delete(id);
-      forgetSteps(id);
+      steps.delete(id);
       if (ttl !== undefined) {
         locks.delete(id);
         notify(id); // the waiters claim again, and one of them runs

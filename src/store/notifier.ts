@@ -143,7 +143,7 @@ export class Notifier {
     const watched = new WeakSet<object>();
     sub.on('close', down);
     sub.on('ready', subscribe); // after each reconnect
-    subscribe();
+    subscribe(); // now: also what connects a lazy connection (a second SUBSCRIBE on 'ready' is harmless)
   }
 
   private readonly sweep = (): void => {
