@@ -1,38 +1,16 @@
 import { initTRPC } from '@trpc/server';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createIdempotency, type IdempotencyStore, redisStore } from '../../src';
-import { type RedisServer, startRedis } from '../helpers/redis-server';
-
-/** Client reads the server processed: one per round trip (see tests/redis/round-trips.test.ts). */
-async function readsProcessed(redis: Redis): Promise<number> {
-  return Number(/total_reads_processed:(\d+)/.exec(await redis.info('stats'))?.[1]);
-}
+import { redisForSuite, startRedis } from '../helpers/redis-server';
 
 describe('Redis round trips of steps', () => {
-  let server: RedisServer;
-  let redis: Redis;
-  let probe: Redis;
-  beforeAll(async () => {
-    server = await startRedis();
-    redis = new Redis(server.url);
-    probe = new Redis(server.url);
-    await redis.ping();
-  });
-  afterAll(async () => {
-    redis.disconnect();
-    probe.disconnect();
-    await server.stop();
-  });
+  const suite = redisForSuite();
 
-  async function count(run: () => Promise<unknown>): Promise<number> {
-    const before = await readsProcessed(probe);
-    await run();
-    return (await readsProcessed(probe)) - before - 1;
-  }
+  const count = suite.roundTrips;
 
-  function app(store: IdempotencyStore = redisStore({ redis, cache: false })) {
+  function app(store: IdempotencyStore = redisStore({ redis: suite.redis, cache: false })) {
     const t = initTRPC.context<{ headers: Record<string, string> }>().create();
     const procedure = t.procedure.use(createIdempotency({ anonymous: 'shared', store }).middleware);
     const attempts = new Map<string, number>();
@@ -80,7 +58,7 @@ describe('Redis round trips of steps', () => {
     const masters = await Promise.all([startRedis(), startRedis(), startRedis()]);
     const lockClients = masters.map((m) => new Redis(m.url));
     try {
-      const caller = app(redisStore({ redis, lockClients, cache: false }));
+      const caller = app(redisStore({ redis: suite.redis, lockClients, cache: false }));
       await caller('q-warm')
         .flaky()
         .catch(() => {}); // loads the scripts

@@ -110,16 +110,33 @@ export async function startRedis(extraArgs: string[] = [], port?: number): Promi
 
 /**
  * A redis-server of its own for the enclosing describe block, and a client on it: started before
- * the block's tests, both closed after them. Read `server` and `redis` inside the tests.
+ * the block's tests, both closed after them. Read `server` and `redis` inside the tests; `probe`
+ * is a second client, for commands that must not queue behind the first one's. `roundTrips(run)` counts the round trips `run` makes to this server, from its INFO stats: one
+ * read per round trip of any client (commands inside Lua scripts are not reads).
  */
-export function redisForSuite(): { readonly server: RedisServer; readonly redis: Redis } {
-  const suite = {} as { server: RedisServer; redis: Redis };
+export function redisForSuite(): {
+  readonly server: RedisServer;
+  readonly redis: Redis;
+  readonly probe: Redis;
+  roundTrips(run: () => Promise<unknown>): Promise<number>;
+} {
+  const readsProcessed = async () => Number(/total_reads_processed:(\d+)/.exec(await suite.probe.info('stats'))?.[1]);
+  const suite = {
+    async roundTrips(run: () => Promise<unknown>) {
+      const before = await readsProcessed();
+      await run();
+      return (await readsProcessed()) - before - 1; // net of the first INFO
+    },
+  } as { server: RedisServer; redis: Redis; probe: Redis; roundTrips(run: () => Promise<unknown>): Promise<number> };
   beforeAll(async () => {
     suite.server = await startRedis();
     suite.redis = new Redis(suite.server.url);
+    suite.probe = new Redis(suite.server.url);
+    await suite.redis.ping(); // connected: no handshake in the first count
   });
   afterAll(async () => {
     suite.redis?.disconnect();
+    suite.probe?.disconnect();
     await suite.server?.stop();
   });
   return suite;
