@@ -1,9 +1,9 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createTRPCClient, httpLink } from '@trpc/client';
 import superjson from 'superjson';
 import type { DurableChildConfig } from './child-durable-server';
+import { spawnTsxChild } from './child-process';
 import type { DurableRouter, HoldPoint } from './durable-app';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -22,14 +22,6 @@ export interface DurableChild {
   close(): Promise<void>;
 }
 
-const children = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const child of children) {
-    child.kill('SIGCONT');
-    child.kill('SIGKILL');
-  }
-});
-
 function makeClient(url: string, key: string) {
   return createTRPCClient<DurableRouter>({
     links: [httpLink({ url, transformer: superjson, headers: () => ({ 'idempotency-key': key }) })],
@@ -37,18 +29,9 @@ function makeClient(url: string, key: string) {
 }
 
 export async function startDurableChild(config: DurableChildConfig): Promise<DurableChild> {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
-    cwd: join(here, '..', '..'),
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    env: { ...process.env, IDEM_DURABLE_CONFIG: JSON.stringify(config) },
+  const { child, exited } = spawnTsxChild(entry, join(here, '..', '..'), {
+    IDEM_DURABLE_CONFIG: JSON.stringify(config),
   });
-  children.add(child);
-  const exited = new Promise<void>((resolve) =>
-    child.once('exit', () => {
-      children.delete(child);
-      resolve();
-    }),
-  );
   const events: { type: string; error: string }[] = [];
   const waiting = new Map<string, () => void>();
   const arrived = new Set<string>();

@@ -1,10 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createTRPCClient, httpLink, TRPCClientError } from '@trpc/client';
 import { Redis } from 'ioredis';
 import superjson from 'superjson';
 import type { ChildRouter } from './child-app';
+import { spawnTsxChild } from './child-process';
 import type { ChildConfig, ChildEvent, ChildStats } from './child-server';
 import { type RedisServer, startRedis } from './redis-server';
 
@@ -27,14 +27,6 @@ export interface ChildServer {
   /** Graceful: close the server and the store, then exit. */
   close(): Promise<void>;
 }
-
-const children = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const child of children) {
-    child.kill('SIGCONT');
-    child.kill('SIGKILL');
-  }
-});
 
 interface CallContext {
   key?: string | undefined;
@@ -60,18 +52,7 @@ function makeClient(url: string) {
 }
 
 export async function startChildServer(config: ChildConfig): Promise<ChildServer> {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
-    cwd: repoRoot,
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    env: { ...process.env, IDEM_CHILD_CONFIG: JSON.stringify(config) },
-  });
-  children.add(child);
-  const exited = new Promise<void>((resolve) =>
-    child.once('exit', () => {
-      children.delete(child);
-      resolve();
-    }),
-  );
+  const { child, exited } = spawnTsxChild(entry, repoRoot, { IDEM_CHILD_CONFIG: JSON.stringify(config) });
   const events: ChildEvent[] = [];
   const pendingStats = new Map<number, (stats: ChildStats) => void>();
   let statsId = 0;
